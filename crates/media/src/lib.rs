@@ -1,0 +1,41 @@
+//! Capture, frames, audio DSP, encoders and device diagnostics.
+//!
+//! Every device sits behind one of three traits: [`VideoSource`], [`AudioSource`]
+//! and [`AudioSink`]. Real devices (nokhwa cameras, cpal microphones and speakers)
+//! and Lectern's synthetic test devices implement the same traits, so the
+//! self-check, the preview and later the class pipeline never know which they drive.
+//!
+//! Invariants:
+//! - Video frames are I420 with even width and height; audio is mono `f32` at
+//!   48 kHz in 10 ms chunks ([`AUDIO_CHUNK`] samples), whatever the device speaks.
+//! - Every frame and chunk carries its capture time on one [`MediaClock`].
+//! - Between capture threads and consumers there are only bounded queues; a slow
+//!   consumer loses the oldest frames (and sees how many), it never stalls capture.
+//!
+//! Diagnostics (`diagnostics`) are pure functions and accumulators over frames and
+//! samples; [`selfcheck::run`] drives them over a [`CaptureSession`].
+
+mod clock;
+mod convert;
+mod devices;
+pub mod diagnostics;
+mod encode;
+mod error;
+mod frame;
+#[cfg(feature = "hardware")]
+mod hardware;
+mod preview;
+pub mod selfcheck;
+mod session;
+mod source;
+pub mod synthetic;
+
+pub use clock::MediaClock;
+pub use convert::{Resampler, rgb_to_i420};
+pub use devices::{Devices, SyntheticMode};
+pub use encode::{H264Encoder, VideoEncoder};
+pub use error::{CaptureError, EncodeError};
+pub use frame::{AUDIO_CHUNK, AudioChunk, SAMPLE_RATE, VideoFrame};
+pub use preview::PreviewEncoder;
+pub use session::{AudioTap, CaptureSession, CaptureState, VideoTap};
+pub use source::{AudioSink, AudioSource, VideoSource};

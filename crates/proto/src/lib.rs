@@ -1,0 +1,21 @@
+//! Wire and IPC types shared by every Lectern crate.
+//!
+//! Everything here is plain data with serde derives. The JSON shapes are part of the
+//! public contract (IPC with the UI, exported self-check reports, later the relay
+//! protocol), so fields are only ever added, and enums serialize to stable strings.
+//! With the `specta` feature the types also describe themselves to tauri-specta,
+//! which generates the UI's TypeScript bindings.
+
+mod devices;
+mod error;
+mod selfcheck;
+mod settings;
+
+pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
+pub use error::{ApiError, ErrorCode};
+pub use selfcheck::{
+    Area, CameraStats, EncodeSpeed, EncoderStats, Finding, FindingCode, MicStats, ParamValue,
+    PublishResolution, ReportSummary, SelfCheckProgress, SelfCheckReport, Severity, SpeakerMethod,
+    SpeakerStats, Stage, Verdict,
+};
+pub use settings::{Language, Settings};

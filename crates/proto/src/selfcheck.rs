@@ -1,0 +1,475 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DeviceSelection;
+
+/// Which part of the set-up a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum Area {
+    Camera,
+    Microphone,
+    Speakers,
+    Encoder,
+}
+
+/// How much a finding matters for the class about to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Checked and fine.
+    Ok,
+    /// Worth knowing; nothing to fix.
+    Info,
+    /// The class can run, but something will be worse than it should.
+    Warning,
+    /// The class should not start until this is fixed.
+    Blocker,
+}
+
+/// Every finding the self-check can report. The serialized name is the stable code:
+/// the UI's i18n catalogs hold a title and a fix for each under `finding.<code>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FindingCode {
+    /// The camera delivered clear frames at the requested rate.
+    CameraOk,
+    /// No camera is connected; the class can still run with audio and the whiteboard.
+    CameraMissing,
+    /// Another application holds the camera.
+    CameraBusy,
+    /// The camera could not be opened (permissions, driver).
+    CameraOpenFailed,
+    /// The camera offers no format Lectern can use.
+    CameraNoFormat,
+    /// The camera stopped delivering frames during the check.
+    CameraStopped,
+    /// Fewer frames per second than requested.
+    CameraLowFps,
+    /// A lower resolution than requested.
+    CameraLowResolution,
+    /// The picture is black (lens cover, privacy shutter).
+    CameraBlack,
+    /// The picture does not change (frozen driver or virtual camera).
+    CameraFrozen,
+    /// The picture is too dark.
+    CameraDark,
+    /// A bright background behind a dark face.
+    CameraBacklit,
+    /// The microphone delivers a usable signal.
+    MicOk,
+    /// No microphone is connected.
+    MicMissing,
+    /// Another application holds the microphone.
+    MicBusy,
+    /// The microphone could not be opened (permissions, driver).
+    MicOpenFailed,
+    /// The microphone stopped delivering audio during the check.
+    MicStopped,
+    /// Exact digital silence: the device or the OS has muted it.
+    MicMuted,
+    /// Signal below −60 dBFS for two seconds: nothing reaches the microphone.
+    MicSilent,
+    /// The signal is usable but quiet.
+    MicQuiet,
+    /// Runs of full-scale samples: the input gain is too high.
+    MicClipping,
+    /// The background noise is loud.
+    MicNoisy,
+    /// The test tone played on the speakers was picked up by the microphone.
+    SpeakersHeard,
+    /// The speakers are loud in the microphone: students will hear themselves.
+    SpeakersEchoRisk,
+    /// The test tone was not picked up (a headset, or muted speakers).
+    SpeakersNotHeard,
+    /// No microphone to listen with: the teacher is asked whether they heard the tone.
+    SpeakersAskUser,
+    /// No output device is connected.
+    SpeakersMissing,
+    /// The output device could not be opened.
+    SpeakersOpenFailed,
+    /// The H.264 encoder keeps up at the named publish resolution.
+    EncoderOk,
+    /// The encoder cannot keep up even at 360p.
+    EncoderSlow,
+    /// The H.264 encoder could not start.
+    EncoderFailed,
+}
+
+impl FindingCode {
+    /// The stable string form, as serialized.
+    pub fn as_str(self) -> &'static str {
+        macro_rules! names {
+            ($($v:ident => $s:literal),* $(,)?) => {
+                match self { $(Self::$v => $s,)* }
+            };
+        }
+        names! {
+            CameraOk => "camera_ok", CameraMissing => "camera_missing", CameraBusy => "camera_busy",
+            CameraOpenFailed => "camera_open_failed", CameraNoFormat => "camera_no_format",
+            CameraStopped => "camera_stopped", CameraLowFps => "camera_low_fps",
+            CameraLowResolution => "camera_low_resolution", CameraBlack => "camera_black",
+            CameraFrozen => "camera_frozen", CameraDark => "camera_dark", CameraBacklit => "camera_backlit",
+            MicOk => "mic_ok", MicMissing => "mic_missing", MicBusy => "mic_busy",
+            MicOpenFailed => "mic_open_failed", MicStopped => "mic_stopped", MicMuted => "mic_muted",
+            MicSilent => "mic_silent", MicQuiet => "mic_quiet", MicClipping => "mic_clipping",
+            MicNoisy => "mic_noisy", SpeakersHeard => "speakers_heard",
+            SpeakersEchoRisk => "speakers_echo_risk", SpeakersNotHeard => "speakers_not_heard",
+            SpeakersAskUser => "speakers_ask_user", SpeakersMissing => "speakers_missing",
+            SpeakersOpenFailed => "speakers_open_failed", EncoderOk => "encoder_ok",
+            EncoderSlow => "encoder_slow", EncoderFailed => "encoder_failed",
+        }
+    }
+
+    /// The area this code belongs to.
+    pub fn area(self) -> Area {
+        let name = self.as_str();
+        if name.starts_with("camera") {
+            Area::Camera
+        } else if name.starts_with("mic") {
+            Area::Microphone
+        } else if name.starts_with("speakers") {
+            Area::Speakers
+        } else {
+            Area::Encoder
+        }
+    }
+
+    /// How much this finding matters. Camera problems never block a class: it can run
+    /// with audio and the whiteboard. A microphone that delivers nothing does.
+    pub fn severity(self) -> Severity {
+        use FindingCode::*;
+        match self {
+            CameraOk | MicOk | SpeakersHeard | EncoderOk => Severity::Ok,
+            SpeakersNotHeard | SpeakersAskUser => Severity::Info,
+            MicMissing | MicBusy | MicOpenFailed | MicStopped | MicMuted | MicSilent
+            | EncoderFailed => Severity::Blocker,
+            _ => Severity::Warning,
+        }
+    }
+}
+
+/// A number or a piece of text that a finding's message interpolates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(untagged)]
+pub enum ParamValue {
+    Number(f64),
+    Text(String),
+}
+
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        Self::Number(v)
+    }
+}
+
+impl From<f32> for ParamValue {
+    fn from(v: f32) -> Self {
+        Self::Number(f64::from(v))
+    }
+}
+
+impl From<u32> for ParamValue {
+    fn from(v: u32) -> Self {
+        Self::Number(f64::from(v))
+    }
+}
+
+impl From<String> for ParamValue {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for ParamValue {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // One decimal is what a person reads; whole numbers print without one.
+            Self::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => write!(f, "{n:.0}"),
+            Self::Number(n) => write!(f, "{n:.1}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// One thing the self-check found, with the values its message needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Finding {
+    pub code: FindingCode,
+    pub area: Area,
+    pub severity: Severity,
+    /// Values for the message and the fix, e.g. `{"fps": 12.0, "requested": 30.0}`.
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+impl Finding {
+    /// A finding with the code's own area and severity and no parameters.
+    pub fn new(code: FindingCode) -> Self {
+        Self {
+            code,
+            area: code.area(),
+            severity: code.severity(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a parameter for the message.
+    pub fn with(mut self, key: &str, value: impl Into<ParamValue>) -> Self {
+        self.params.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// The one answer a teacher reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ready,
+    ReadyWithWarnings,
+    NotReady,
+}
+
+impl Verdict {
+    /// Not ready if anything blocks, ready with warnings if anything warns, else ready.
+    pub fn from_findings(findings: &[Finding]) -> Self {
+        match findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Blocker) => Self::NotReady,
+            Some(Severity::Warning) => Self::ReadyWithWarnings,
+            _ => Self::Ready,
+        }
+    }
+
+    /// The stable string form, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::ReadyWithWarnings => "ready_with_warnings",
+            Self::NotReady => "not_ready",
+        }
+    }
+}
+
+/// What the camera delivered during the check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CameraStats {
+    pub device: String,
+    pub requested_width: u32,
+    pub requested_height: u32,
+    pub requested_fps: u32,
+    pub width: u32,
+    pub height: u32,
+    pub delivered_fps: f32,
+    pub frames: u32,
+    /// Share of frames with mean luma below 20.
+    pub black_ratio: f32,
+    /// Share of frames nearly identical to the one before.
+    pub frozen_ratio: f32,
+    /// Mean luma over all frames, 0–255.
+    pub mean_luma: f32,
+}
+
+/// What the microphone delivered during the check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MicStats {
+    pub device: String,
+    pub rms_dbfs: f32,
+    pub peak_dbfs: f32,
+    /// The quiet level between sounds (10th percentile of 50 ms windows), dBFS.
+    pub noise_floor_dbfs: f32,
+    /// Runs of at least six consecutive full-scale samples.
+    pub clipping_runs: u32,
+    /// Seconds of audio analysed.
+    pub seconds: f32,
+}
+
+/// How the speakers were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SpeakerMethod {
+    /// A test signal was played and looked for in the microphone.
+    Microphone,
+    /// No microphone: the teacher is asked.
+    AskUser,
+}
+
+/// What the speaker test measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SpeakerStats {
+    pub device: String,
+    pub method: SpeakerMethod,
+    pub heard: Option<bool>,
+    /// Peak of the normalized cross-correlation between the played and the recorded signal, 0–1.
+    pub correlation: f32,
+    /// Speaker-to-microphone delay, ms.
+    pub delay_ms: Option<f32>,
+    /// Level of the recorded test signal, dBFS.
+    pub level_dbfs: Option<f32>,
+}
+
+/// A publish resolution Lectern can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum PublishResolution {
+    #[serde(rename = "360p")]
+    P360,
+    #[serde(rename = "540p")]
+    P540,
+    #[serde(rename = "720p")]
+    P720,
+}
+
+impl PublishResolution {
+    /// Largest first.
+    pub const ALL: [Self; 3] = [Self::P720, Self::P540, Self::P360];
+
+    /// Width and height in pixels.
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Self::P720 => (1280, 720),
+            Self::P540 => (960, 540),
+            Self::P360 => (640, 360),
+        }
+    }
+
+    /// `720p`, `540p`, `360p`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::P720 => "720p",
+            Self::P540 => "540p",
+            Self::P360 => "360p",
+        }
+    }
+}
+
+/// Measured encode speed at one resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct EncodeSpeed {
+    pub resolution: PublishResolution,
+    pub ms_per_frame: f32,
+}
+
+/// What the encoder probe measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct EncoderStats {
+    pub speeds: Vec<EncodeSpeed>,
+    /// The largest resolution encoded within half the 30 fps frame budget.
+    pub sustainable: Option<PublishResolution>,
+}
+
+/// A whole self-check: the verdict, the findings and the measurements behind them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SelfCheckReport {
+    /// Row id once stored.
+    pub id: Option<i64>,
+    /// When the check finished, RFC 3339 UTC.
+    pub created_at: String,
+    pub duration_ms: u32,
+    pub app_version: String,
+    pub os: String,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub devices: DeviceSelection,
+    pub camera: Option<CameraStats>,
+    pub microphone: Option<MicStats>,
+    pub speakers: Option<SpeakerStats>,
+    pub encoder: Option<EncoderStats>,
+}
+
+/// One line of the self-check history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ReportSummary {
+    pub id: i64,
+    pub created_at: String,
+    pub verdict: Verdict,
+    pub warnings: u32,
+    pub blockers: u32,
+}
+
+/// The stage a running self-check has reached, for the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Devices,
+    CameraAndMicrophone,
+    Speakers,
+    Encoder,
+    Done,
+}
+
+/// Progress of a running self-check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SelfCheckProgress {
+    pub stage: Stage,
+    /// 0–1 over the whole check.
+    pub fraction: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_follows_the_worst_finding() {
+        assert_eq!(Verdict::from_findings(&[]), Verdict::Ready);
+        let ok = Finding::new(FindingCode::CameraOk);
+        let warn = Finding::new(FindingCode::CameraBlack);
+        let block = Finding::new(FindingCode::MicSilent);
+        assert_eq!(Verdict::from_findings(&[ok.clone()]), Verdict::Ready);
+        assert_eq!(
+            Verdict::from_findings(&[ok.clone(), warn.clone()]),
+            Verdict::ReadyWithWarnings
+        );
+        assert_eq!(
+            Verdict::from_findings(&[warn, block, ok]),
+            Verdict::NotReady
+        );
+    }
+
+    #[test]
+    fn codes_serialize_to_their_stable_names_and_areas_match() {
+        for code in [
+            FindingCode::CameraMissing,
+            FindingCode::MicClipping,
+            FindingCode::SpeakersEchoRisk,
+            FindingCode::EncoderSlow,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        assert_eq!(FindingCode::SpeakersHeard.area(), Area::Speakers);
+        assert_eq!(FindingCode::MicNoisy.area(), Area::Microphone);
+        assert_eq!(FindingCode::EncoderOk.area(), Area::Encoder);
+        assert_eq!(FindingCode::CameraMissing.severity(), Severity::Warning);
+    }
+
+    #[test]
+    fn params_print_as_people_read_them() {
+        assert_eq!(ParamValue::from(30.0_f64).to_string(), "30");
+        assert_eq!(ParamValue::from(-23.456_f64).to_string(), "-23.5");
+        assert_eq!(ParamValue::from("720p").to_string(), "720p");
+    }
+}

@@ -1,0 +1,33 @@
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The app identifier; Tauri's app-data directory is named after it.
+pub const IDENTIFIER: &str = "app.lectern.console";
+const DB_FILE: &str = "lectern.db";
+
+static TEST_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where Lectern keeps its database: `LECTERN_DATA_DIR` if set, else the OS app-data
+/// directory (Tauri's when the window is up, the same path computed by hand otherwise).
+pub fn data_dir(tauri_dir: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = TEST_DIR.get() {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("LECTERN_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    tauri_dir
+        .or_else(|| dirs::data_dir().map(|d| d.join(IDENTIFIER)))
+        .unwrap_or_else(|| PathBuf::from(".lectern"))
+}
+
+/// The database file inside a data directory.
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+/// Points `data_dir` at `dir` for this process (tests only).
+#[cfg(test)]
+pub fn override_for_tests(dir: &Path) {
+    let _ = TEST_DIR.set(dir.to_owned());
+}

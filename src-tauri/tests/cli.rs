@@ -1,0 +1,133 @@
+//! `lectern selfcheck` without a window: what school IT runs on lab machines.
+
+use std::process::Command;
+
+fn lectern(data: &std::path::Path, faults: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(args)
+        .env("LECTERN_DATA_DIR", data)
+        .env("LECTERN_SYNTHETIC_DEVICES", "1")
+        .env("LECTERN_SYNTHETIC_FAULTS", faults)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("lectern runs")
+}
+
+#[test]
+fn json_report_is_printed_stored_and_exit_code_is_zero_when_ready() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lectern(
+        data.path(),
+        "",
+        &[
+            "selfcheck",
+            "--json",
+            "--seconds",
+            "2",
+            "--camera",
+            "synthetic:camera",
+            "--microphone",
+            "synthetic:microphone",
+            "--speaker",
+            "synthetic:speaker",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the JSON report");
+    assert!(
+        matches!(
+            report["verdict"].as_str(),
+            Some("ready" | "ready_with_warnings")
+        ),
+        "{report}"
+    );
+    assert!(
+        report["id"].as_i64().is_some(),
+        "the report was stored: {report}"
+    );
+    assert!(data.path().join("lectern.db").exists());
+}
+
+#[test]
+fn not_ready_exits_one_with_fixes_in_the_chosen_language() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lectern(
+        data.path(),
+        "muted",
+        &[
+            "selfcheck",
+            "--seconds",
+            "2",
+            "--lang",
+            "zh-CN",
+            "--camera",
+            "synthetic:camera",
+            "--microphone",
+            "synthetic:microphone",
+            "--speaker",
+            "synthetic:speaker",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains('✗'), "{text}");
+    assert!(
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "not Chinese: {text}"
+    );
+    assert!(!text.contains("finding."), "a message key leaked: {text}");
+
+    let en = lectern(
+        data.path(),
+        "muted",
+        &[
+            "selfcheck",
+            "--seconds",
+            "2",
+            "--lang",
+            "en",
+            "--no-save",
+            "--camera",
+            "synthetic:camera",
+            "--microphone",
+            "synthetic:microphone",
+        ],
+    );
+    let text = String::from_utf8(en.stdout).unwrap();
+    assert!(text.contains("Not ready"), "{text}");
+}
+
+#[test]
+fn bad_arguments_are_refused_with_usage() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lectern(data.path(), "", &["selfcheck", "--seconds", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("seconds"));
+}
+
+#[test]
+fn devices_lists_the_synthetic_devices_as_json() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lectern(data.path(), "", &["devices"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        list["cameras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "synthetic:camera"),
+        "{list}"
+    );
+}

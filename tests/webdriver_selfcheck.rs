@@ -1,0 +1,149 @@
+//! The app itself, driven like a teacher would: WebDriver through tauri-driver and
+//! WebKitWebDriver on a virtual screen (`cargo xtask test` prepares all three).
+//! Screenshots go to `$LECTERN_ARTIFACTS`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lectern_e2e::webdriver::{Driver, Session};
+
+fn app() -> String {
+    std::env::var("LECTERN_APP_BINARY").expect("LECTERN_APP_BINARY: run through `cargo xtask test`")
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LECTERN_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn title(s: &Session) -> String {
+    let t = s
+        .wait_for("[data-testid=page-title]", Duration::from_secs(30))
+        .unwrap();
+    s.text(&t).unwrap()
+}
+
+fn run_check(s: &Session) -> String {
+    let run = s
+        .wait_for(
+            "[data-testid=run-selfcheck]:not([disabled])",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    s.click(&run).unwrap();
+    let verdict = s
+        .wait_for(
+            "[data-testid=verdict][data-verdict]",
+            Duration::from_secs(90),
+        )
+        .unwrap();
+    s.attribute(&verdict, "data-verdict").unwrap().unwrap()
+}
+
+fn finding_codes(s: &Session) -> Vec<String> {
+    s.find_all("[data-testid=finding]")
+        .unwrap()
+        .iter()
+        .filter_map(|f| s.attribute(f, "data-code").unwrap())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs tauri-driver, WebKitWebDriver and a display: run by `cargo xtask test`"]
+fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    // A Chinese desktop: the app must start in Chinese without being told.
+    let env = [
+        ("LECTERN_DATA_DIR", data_dir.as_str()),
+        ("LECTERN_SYNTHETIC_DEVICES", "1"),
+        ("LANG", "zh_CN.UTF-8"),
+        ("LC_ALL", "zh_CN.UTF-8"),
+    ];
+    let driver = Driver::start(4444, &env).unwrap();
+    let s = driver.session(&app()).unwrap();
+    let zh_title = title(&s);
+    assert!(
+        zh_title
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "title {zh_title:?} is not Chinese"
+    );
+    // The live preview is running: frames reach the canvas.
+    s.wait_for("[data-testid=mic-meter][data-rms]", Duration::from_secs(20))
+        .unwrap();
+    s.screenshot(&artifact("selfcheck-zh-before.png")).unwrap();
+
+    let verdict = run_check(&s);
+    assert!(
+        verdict == "ready" || verdict == "ready_with_warnings",
+        "verdict {verdict}"
+    );
+    let found = finding_codes(&s);
+    for code in ["camera_ok", "mic_ok", "speakers_heard", "encoder_ok"] {
+        assert!(
+            found.iter().any(|c| c == code),
+            "{code} not shown in {found:?}"
+        );
+    }
+    assert!(
+        !s.find_all("[data-testid=history-item]").unwrap().is_empty(),
+        "the report is listed in the history"
+    );
+    s.screenshot(&artifact("selfcheck-zh-verdict.png")).unwrap();
+
+    let english = s
+        .wait_for("[data-testid=lang-en]", Duration::from_secs(5))
+        .unwrap();
+    s.click(&english).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(title(&s), "Self-check");
+    let lang = s.script("return document.documentElement.lang").unwrap();
+    assert_eq!(lang, "en");
+    s.screenshot(&artifact("selfcheck-en-verdict.png")).unwrap();
+
+    // The choice is saved: the report and the language survive a restart.
+    drop(s);
+    let s = driver.session(&app()).unwrap();
+    assert_eq!(title(&s), "Self-check");
+    assert!(!s.find_all("[data-testid=history-item]").unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "needs tauri-driver, WebKitWebDriver and a display: run by `cargo xtask test`"]
+fn webdriver_a_silent_microphone_is_not_ready_with_a_fix() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let env = [
+        ("LECTERN_DATA_DIR", data_dir.as_str()),
+        ("LECTERN_SYNTHETIC_DEVICES", "1"),
+        ("LECTERN_SYNTHETIC_FAULTS", "silent,black"),
+        ("LANG", "en_US.UTF-8"),
+        ("LC_ALL", "en_US.UTF-8"),
+    ];
+    let driver = Driver::start(4454, &env).unwrap();
+    let s = driver.session(&app()).unwrap();
+    assert_eq!(title(&s), "Self-check");
+    assert_eq!(run_check(&s), "not_ready");
+    let found = finding_codes(&s);
+    assert!(
+        found.iter().any(|c| c == "mic_silent") && found.iter().any(|c| c == "camera_black"),
+        "{found:?}"
+    );
+    let silent = s
+        .wait_for(
+            "[data-testid=finding][data-code=mic_silent]",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    let text = s.text(&silent).unwrap();
+    assert!(
+        text.len() > 40,
+        "the finding shows a title and a fix: {text:?}"
+    );
+    s.screenshot(&artifact("selfcheck-en-not-ready.png"))
+        .unwrap();
+}

@@ -1,0 +1,22 @@
+/** The range the level meter shows, dBFS. */
+export const METER_FLOOR_DBFS = -60;
+
+/** Where the amber and red zones begin, dBFS. */
+export const AMBER_FROM_DBFS = -18;
+export const RED_FROM_DBFS = -6;
+
+/** Position on the meter, 0–1, for a level in dBFS. */
+export function meterFraction(dbfs: number): number {
+  if (!Number.isFinite(dbfs)) return 0;
+  const f = (dbfs - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS;
+  return Math.min(1, Math.max(0, f));
+}
+
+export type MeterZone = "silent" | "green" | "amber" | "red";
+
+export function meterZone(dbfs: number): MeterZone {
+  if (!Number.isFinite(dbfs) || dbfs <= METER_FLOOR_DBFS) return "silent";
+  if (dbfs >= RED_FROM_DBFS) return "red";
+  if (dbfs >= AMBER_FROM_DBFS) return "amber";
+  return "green";
+}

@@ -1,0 +1,148 @@
+//! `cargo xtask bench`: runs the benchmarks and rewrites the results table in BENCHMARKS.md.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::sh::cmd;
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// (criterion id, what it is, target)
+const CRITERION: &[(&str, &str, &str)] = &[
+    (
+        "encode/h264_720p",
+        "openh264 encode, 1280×720, per frame",
+        "≤ 16.7 ms (half a 30 fps frame)",
+    ),
+    (
+        "encode/h264_360p",
+        "openh264 encode, 640×360, per frame",
+        "≤ 16.7 ms",
+    ),
+    (
+        "diagnostics/camera_frame_720p",
+        "camera diagnostics, per 720p frame",
+        "≤ 1 ms",
+    ),
+    (
+        "diagnostics/mic_chunk_10ms",
+        "microphone diagnostics, per 10 ms chunk",
+        "≤ 50 µs",
+    ),
+    (
+        "preview/jpeg_720p_to_640",
+        "preview JPEG, 720p frame → 640×360",
+        "≤ 5 ms",
+    ),
+    (
+        "preview/synthetic_frame_720p",
+        "synthetic camera, one 720p frame",
+        "≤ 5 ms",
+    ),
+];
+
+pub(crate) fn run(root: &Path) -> Result<()> {
+    cmd("cargo")
+        .args(["bench", "-p", "lectern-media", "--bench", "media"])
+        .run()?;
+    let criterion = crate::target_dir(root).join("criterion");
+    let mut rows = Vec::new();
+    for (id, what, target) in CRITERION {
+        let file = criterion.join(id).join("new/estimates.json");
+        let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+        let ns = mean_ns(&text).with_context(|| format!("no mean in {}", file.display()))?;
+        rows.push(format!(
+            "| {what} | {} | {target} | `cargo bench -p lectern-media --bench media -- {id}` |",
+            human(ns)
+        ));
+    }
+    let json = cmd("cargo")
+        .args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "lectern-media",
+            "--example",
+            "preview_cpu",
+            "--",
+            "10",
+        ])
+        .output()?;
+    let field = |k: &str| number_after(&json, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+    let (capture, total) = (field("capture_cpu"), field("capture_and_preview_cpu"));
+    rows.push(format!(
+        "| live preview at 720p30 (JPEG 640×360, {:.1} fps, {:.0} kbit/s over IPC), CPU of one core | {:.1} % (capture alone {:.1} %) | ≤ 15 % | `cargo run --release -p lectern-media --example preview_cpu` |",
+        field("preview_fps"),
+        field("preview_kbps"),
+        (total - capture) * 100.0,
+        capture * 100.0
+    ));
+    write_table(root, &rows)
+}
+
+fn mean_ns(estimates: &str) -> Option<f64> {
+    let mean = estimates.find("\"mean\"")?;
+    number_after(&estimates[mean..], "\"point_estimate\":")
+}
+
+fn number_after(text: &str, key: &str) -> Option<f64> {
+    let start = text.find(key)? + key.len();
+    let rest = text[start..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = cmd("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .unwrap_or_default();
+    format!(
+        "Measured {} on {cpu}, {cores} cores ({} {}).",
+        date.trim(),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+fn write_table(root: &Path, rows: &[String]) -> Result<()> {
+    let path = root.join("BENCHMARKS.md");
+    let doc = std::fs::read_to_string(&path).context("BENCHMARKS.md")?;
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+        anyhow::bail!("BENCHMARKS.md lacks the {BEGIN} … {END} markers");
+    };
+    let table = format!(
+        "{BEGIN}\n{}\n\n| what | result | target | reproduce |\n|---|---|---|---|\n{}\n",
+        machine(),
+        rows.join("\n")
+    );
+    let updated = format!("{}{}{}", &doc[..b], table, &doc[e..]);
+    std::fs::write(&path, updated)?;
+    eprintln!("xtask: BENCHMARKS.md updated");
+    println!("{}", rows.join("\n"));
+    Ok(())
+}

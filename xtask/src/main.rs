@@ -1,0 +1,204 @@
+//! `cargo xtask run | test | bench | setup | ui | bindings` — the project's two commands
+//! and their helpers. Only std and anyhow, so it builds in seconds on a fresh machine.
+
+mod bench;
+mod pulse;
+mod setup;
+mod sh;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::sh::{cmd, has};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run [-- ARGS]   set up what is missing, build the UI and the app, start it
+                  (under Xvfb when there is no display)
+  test            set up, then run every test: Rust (nextest), UI (vitest, vue-tsc),
+                  real audio through PulseAudio, and the WebDriver suite
+  bench           run the benchmarks and write BENCHMARKS.md
+  setup           install system packages and tools only
+  ui              build the UI only
+  bindings        regenerate ui/src/bindings.ts from the Rust commands
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("run") => run(&root, &args[1..]),
+        Some("test") => test(&root),
+        Some("bench") => {
+            setup::ensure(setup::Purpose::Run)?;
+            build_ui(&root)?;
+            bench::run(&root)
+        }
+        Some("setup") => setup::ensure(setup::Purpose::Test),
+        Some("ui") => build_ui(&root),
+        Some("bindings") => cmd("cargo")
+            .args([
+                "test",
+                "-p",
+                "lectern",
+                "--lib",
+                "typescript_bindings_are_current",
+            ])
+            .env("LECTERN_UPDATE_BINDINGS", "1")
+            .run(),
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown command")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+/// The target directory cargo uses, so we can find the binaries it built.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn app_binary(root: &Path) -> PathBuf {
+    target_dir(root)
+        .join("debug")
+        .join(format!("lectern{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `npm ci` when the lock file changed since the last install, then `npm run build`.
+fn build_ui(root: &Path) -> Result<()> {
+    let ui = root.join("ui");
+    let lock = std::fs::read(ui.join("package-lock.json")).context("ui/package-lock.json")?;
+    let stamp_path = ui.join("node_modules/.lectern-lock-stamp");
+    let stamp = format!("{:016x}", sh::fnv1a(&lock));
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
+        cmd(setup::npm())
+            .args(["ci", "--no-audit", "--no-fund"])
+            .dir(&ui)
+            .run()?;
+        std::fs::write(&stamp_path, &stamp)?;
+    }
+    cmd(setup::npm()).args(["run", "build"]).dir(&ui).run()
+}
+
+fn needs_xvfb() -> bool {
+    cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+}
+
+fn xvfb_wrap(program: &str) -> sh::Cmd {
+    if needs_xvfb() {
+        cmd("xvfb-run").args(["-a", "-s", "-screen 0 1280x800x24", program])
+    } else {
+        cmd(program)
+    }
+}
+
+fn run(root: &Path, extra: &[String]) -> Result<()> {
+    setup::ensure(setup::Purpose::Run)?;
+    build_ui(root)?;
+    cmd("cargo").args(["build", "-p", "lectern"]).run()?;
+    let binary = app_binary(root);
+    if needs_xvfb() {
+        eprintln!(
+            "xtask: no display found: starting Lectern under Xvfb (a virtual screen, nothing visible)."
+        );
+        eprintln!(
+            "xtask: to look at it, run `DISPLAY=:99 import -window root shot.png` style tools, or set DISPLAY."
+        );
+    }
+    let args: Vec<&str> = extra
+        .iter()
+        .skip_while(|a| *a == "--")
+        .map(String::as_str)
+        .collect();
+    xvfb_wrap(&binary.to_string_lossy()).args(args).run()
+}
+
+fn test(root: &Path) -> Result<()> {
+    setup::ensure(setup::Purpose::Test)?;
+    build_ui(root)?;
+    let ui = root.join("ui");
+    cmd(setup::npm())
+        .args(["run", "typecheck"])
+        .dir(&ui)
+        .run()?;
+    cmd(setup::npm()).args(["test"]).dir(&ui).run()?;
+
+    let nextest = has("cargo-nextest");
+    // 1. Every Rust test that needs nothing but this machine.
+    if nextest {
+        cmd("cargo")
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .run()?;
+    } else {
+        cmd("cargo")
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .run()?;
+    }
+    // 2. Real audio: cpal against a PulseAudio null sink whose monitor is the default source.
+    let pulse = pulse::NullSink::start(root)?;
+    run_ignored(nextest, "pulse_", &pulse.env())?;
+    drop(pulse);
+    // 3. The app itself under WebDriver (tauri-driver + WebKitWebDriver) on a virtual screen.
+    cmd("cargo").args(["build", "-p", "lectern"]).run()?;
+    let artifacts = target_dir(root).join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let env = vec![
+        (
+            "LECTERN_APP_BINARY".to_owned(),
+            app_binary(root).to_string_lossy().into_owned(),
+        ),
+        (
+            "LECTERN_ARTIFACTS".to_owned(),
+            artifacts.to_string_lossy().into_owned(),
+        ),
+    ];
+    run_ignored(nextest, "webdriver_", &env)?;
+    eprintln!(
+        "xtask: all tests passed; WebDriver screenshots are in {}",
+        artifacts.display()
+    );
+    Ok(())
+}
+
+/// Runs the ignored tests of the end-to-end crate whose names start with `prefix`
+/// (tests that need a prepared environment; `needs a camera` tests are never run here).
+fn run_ignored(nextest: bool, prefix: &str, env: &[(String, String)]) -> Result<()> {
+    let program = if needs_xvfb() { "xvfb-run" } else { "cargo" };
+    let mut c = cmd(program);
+    if needs_xvfb() {
+        c = c.args(["-a", "-s", "-screen 0 1280x800x24", "cargo"]);
+    }
+    c = if nextest {
+        c.args([
+            "nextest",
+            "run",
+            "-p",
+            "lectern-e2e",
+            "--run-ignored",
+            "only",
+            "--no-fail-fast",
+            "-E",
+        ])
+        .arg(format!("test(/^{prefix}/)"))
+    } else {
+        c.args(["test", "-p", "lectern-e2e", "--", "--ignored", prefix])
+    };
+    for (k, v) in env {
+        c = c.env(k, v);
+    }
+    c.run()
+}
