@@ -110,7 +110,7 @@ async fn selfcheck_command(
     let mut report = selfcheck::run(&devices, &session, &selection, &options, &mut quiet).await;
     drop(session);
     if save {
-        let path = paths::db_path(&paths::data_dir(None));
+        let path = paths::db_path(&paths::data_dir());
         match Store::open(&path).await {
             Ok(store) => match store.save_report(&report).await {
                 Ok(stored) => report = stored,

@@ -10,7 +10,7 @@ mod state;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tauri::{Manager, Runtime};
+use tauri::Runtime;
 
 pub use state::AppState;
 
@@ -54,15 +54,15 @@ pub fn main() -> ExitCode {
 /// The typed command set; tauri-specta generates `ui/src/bindings.ts` from it.
 pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new().commands(tauri_specta::collect_commands![
-        commands::devices::list_devices::<tauri::Wry>,
+        commands::devices::list_devices,
         commands::settings::system_language,
-        commands::settings::get_settings::<tauri::Wry>,
-        commands::settings::save_settings::<tauri::Wry>,
-        commands::selfcheck::run_selfcheck::<tauri::Wry>,
-        commands::selfcheck::selfcheck_history::<tauri::Wry>,
-        commands::selfcheck::get_report::<tauri::Wry>,
-        commands::selfcheck::export_report::<tauri::Wry>,
-        commands::devices::play_test_tone::<tauri::Wry>,
+        commands::settings::get_settings,
+        commands::settings::save_settings,
+        commands::selfcheck::run_selfcheck,
+        commands::selfcheck::selfcheck_history,
+        commands::selfcheck::get_report,
+        commands::selfcheck::export_report,
+        commands::devices::play_test_tone,
     ])
 }
 
@@ -71,7 +71,13 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
     let typed = specta_builder::<R>();
     let typed_handler = typed.invoke_handler();
     let raw_handler = commands::preview::handler::<R>();
+    // The same directory Tauri calls app_data_dir (data dir + identifier), computed
+    // before the app exists so a broken database fails start-up with a clear message.
+    let dir = paths::data_dir();
+    let state = tauri::async_runtime::block_on(AppState::open(&dir))?;
+    tracing::info!(db = %state.store.path().display(), "store open");
     let app = builder
+        .manage(state)
         .invoke_handler(move |invoke| {
             // Preview streams raw JPEG bytes, which tauri-specta cannot describe; those two
             // commands are wired by hand and typed by hand in `ui/src/preview.ts`.
@@ -80,19 +86,14 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
                 _ => typed_handler(invoke),
             }
         })
-        .setup(|app| {
-            let dir = paths::data_dir(app.path().app_data_dir().ok());
-            let state = tauri::async_runtime::block_on(AppState::open(&dir))?;
-            tracing::info!(db = %state.store.path().display(), "store open");
-            app.manage(state);
-            Ok(())
-        })
         .build(tauri::generate_context!("../tauri.conf.json"))?;
     Ok(app)
 }
 
 #[cfg(test)]
 mod tests {
+    use tauri::Manager;
+
     use super::*;
 
     /// The committed TypeScript bindings match the Rust commands and types.

@@ -8,17 +8,16 @@ const DB_FILE: &str = "lectern.db";
 static TEST_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// Where Lectern keeps its database: `LECTERN_DATA_DIR` if set, else the OS app-data
-/// directory (Tauri's when the window is up, the same path computed by hand otherwise).
-pub fn data_dir(tauri_dir: Option<PathBuf>) -> PathBuf {
+/// directory: the OS data directory joined with the app identifier, which is exactly
+/// what Tauri's `app_data_dir` resolves to.
+pub fn data_dir() -> PathBuf {
     if let Some(dir) = TEST_DIR.get() {
         return dir.clone();
     }
     if let Some(dir) = std::env::var_os("LECTERN_DATA_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    tauri_dir
-        .or_else(|| dirs::data_dir().map(|d| d.join(IDENTIFIER)))
-        .unwrap_or_else(|| PathBuf::from(".lectern"))
+    dirs::data_dir().map_or_else(|| PathBuf::from(".lectern"), |d| d.join(IDENTIFIER))
 }
 
 /// The database file inside a data directory.

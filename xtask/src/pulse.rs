@@ -59,7 +59,11 @@ impl NullSink {
             "--load=module-always-sink",
         ])
         .run()?;
-        let sink = Self { dir, env };
+        // From here on, dropping `sink` stops the server, whatever fails next.
+        let sink = Self {
+            dir,
+            env: env.clone(),
+        };
         let started = Instant::now();
         while !with_env(cmd("pactl")).arg("info").succeeds() {
             if started.elapsed() > Duration::from_secs(10) {

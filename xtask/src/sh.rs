@@ -84,10 +84,6 @@ impl Cmd {
             .status()
             .is_ok_and(|s| s.success())
     }
-
-    pub(crate) fn inner(&mut self) -> &mut Command {
-        &mut self.0
-    }
 }
 
 /// True when `program` is on PATH (or in cargo's bin directory).

@@ -170,8 +170,10 @@ impl From<f64> for ParamValue {
 }
 
 impl From<f32> for ParamValue {
+    /// Keeps the f32's shortest decimal form (−90.8, not −90.80000305…), so the value reads
+    /// the same in JSON, in the UI and after a round trip through the store.
     fn from(v: f32) -> Self {
-        Self::Number(f64::from(v))
+        Self::Number(v.to_string().parse().unwrap_or(f64::from(v)))
     }
 }
 

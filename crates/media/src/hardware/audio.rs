@@ -19,12 +19,42 @@ const SPEAKER_QUEUE: usize = 400;
 const CHUNK_TIMEOUT: Duration = Duration::from_secs(2);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// ALSA lists its plugins (rate converters, up/down-mixers, the null device, bridges to
+/// servers) beside real devices. None is a device a teacher can pick; `null` even
+/// "records" endless silence as fast as it is read.
+const ALSA_PSEUDO_DEVICES: &[&str] = &[
+    "null",
+    "lavrate",
+    "samplerate",
+    "speexrate",
+    "speex",
+    "upmix",
+    "vdownmix",
+    "oss",
+    "jack",
+];
+
+fn is_pseudo(id: &str) -> bool {
+    id.strip_prefix("alsa:")
+        .map(|name| name.split([':', ',']).next().unwrap_or(name))
+        .is_some_and(|name| ALSA_PSEUDO_DEVICES.contains(&name))
+}
+
 fn describe(
     device: &cpal::Device,
     kind: DeviceKind,
     default_id: Option<&str>,
 ) -> Option<DeviceInfo> {
     let id = device.id().ok()?.to_string();
+    // A device that cannot even report a configuration (a sound server that is not
+    // running, a card that went away) would only fail later: leave it out of the list.
+    let usable = match kind {
+        DeviceKind::Microphone => device.default_input_config().is_ok(),
+        _ => device.default_output_config().is_ok(),
+    };
+    if is_pseudo(&id) || !usable {
+        return None;
+    }
     let name = device
         .description()
         .map(|d| d.name().to_owned())
@@ -51,6 +81,25 @@ pub(crate) fn list_microphones() -> Vec<DeviceInfo> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alsa_plugins_are_not_devices() {
+        for id in ["alsa:null", "alsa:lavrate", "alsa:upmix", "alsa:speex"] {
+            assert!(super::is_pseudo(id), "{id}");
+        }
+        for id in [
+            "alsa:default",
+            "alsa:pulse",
+            "alsa:hw:CARD=PCH,DEV=0",
+            "alsa:sysdefault:CARD=PCH",
+            "coreaudio:null",
+        ] {
+            assert!(!super::is_pseudo(id), "{id}");
+        }
+    }
 }
 
 /// Speakers the default host reports.

@@ -108,6 +108,15 @@ fn draw_counter(frame: &mut VideoFrame, seq: u64) {
         return;
     }
     fill(frame, x0, y0, plate_w, plate_h, 16);
+    // Neutral chroma under the plate, so the digits read white on black.
+    let cw = (w / 2) as usize;
+    let (u, v) = frame.uv_mut();
+    for row in (y0 / 2)..(y0 + plate_h).div_ceil(2) {
+        let start = row as usize * cw + (x0 / 2) as usize;
+        let end = start + plate_w.div_ceil(2) as usize;
+        u[start..end].fill(128);
+        v[start..end].fill(128);
+    }
     let digits = format!("{:06}", seq % 1_000_000);
     for (i, ch) in digits.bytes().enumerate() {
         let segs = DIGITS[(ch - b'0') as usize];
