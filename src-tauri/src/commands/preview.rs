@@ -104,10 +104,10 @@ pub async fn start_preview(
             while !stop.load(Ordering::Relaxed) {
                 match rx.blocking_recv() {
                     Ok(chunk) => {
-                        if let Some(reading) = level.push(&chunk.samples) {
-                            if meter.send(reading).is_err() {
-                                break;
-                            }
+                        if let Some(reading) = level.push(&chunk.samples)
+                            && meter.send(reading).is_err()
+                        {
+                            break;
                         }
                     }
                     Err(RecvError::Lagged(_)) => continue,

@@ -127,10 +127,10 @@ impl CameraProbe {
         {
             self.backlit += 1;
         }
-        if let Some(prev) = &self.previous {
-            if similarity(prev, &stats.samples) > FROZEN_SIMILARITY {
-                self.frozen += 1;
-            }
+        if let Some(prev) = &self.previous
+            && similarity(prev, &stats.samples) > FROZEN_SIMILARITY
+        {
+            self.frozen += 1;
         }
         self.previous = Some(stats.samples);
     }

@@ -83,25 +83,6 @@ pub(crate) fn list_microphones() -> Vec<DeviceInfo> {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn alsa_plugins_are_not_devices() {
-        for id in ["alsa:null", "alsa:lavrate", "alsa:upmix", "alsa:speex"] {
-            assert!(super::is_pseudo(id), "{id}");
-        }
-        for id in [
-            "alsa:default",
-            "alsa:pulse",
-            "alsa:hw:CARD=PCH,DEV=0",
-            "alsa:sysdefault:CARD=PCH",
-            "coreaudio:null",
-        ] {
-            assert!(!super::is_pseudo(id), "{id}");
-        }
-    }
-}
-
 /// Speakers the default host reports.
 pub(crate) fn list_speakers() -> Vec<DeviceInfo> {
     let host = cpal::default_host();
@@ -406,5 +387,24 @@ impl AudioSink for CpalSpeaker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alsa_plugins_are_not_devices() {
+        for id in ["alsa:null", "alsa:lavrate", "alsa:upmix", "alsa:speex"] {
+            assert!(super::is_pseudo(id), "{id}");
+        }
+        for id in [
+            "alsa:default",
+            "alsa:pulse",
+            "alsa:hw:CARD=PCH,DEV=0",
+            "alsa:sysdefault:CARD=PCH",
+            "coreaudio:null",
+        ] {
+            assert!(!super::is_pseudo(id), "{id}");
+        }
     }
 }
