@@ -177,3 +177,27 @@ async fn no_devices_at_all_still_produce_a_report() {
         "a class can run without a camera"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_camera_without_a_usable_format_gets_a_finding() {
+    use lectern_media::{CaptureSession, MediaClock, selfcheck};
+    use lectern_proto::{DeviceSelection, VideoMode};
+    let devices = Devices::synthetic_only(Faults::default());
+    let unusable = VideoMode {
+        width: 0,
+        height: 0,
+        fps: 0,
+    };
+    let session = CaptureSession::open(
+        &devices,
+        &DeviceSelection::default(),
+        unusable,
+        MediaClock::start(),
+    );
+    assert!(session.camera.is_none() && session.microphone.is_some());
+    let found: Vec<C> = selfcheck::open_findings(&session)
+        .iter()
+        .map(|f| f.code)
+        .collect();
+    assert_eq!(found, vec![C::CameraNoFormat]);
+}

@@ -75,7 +75,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         #[cfg(unix)]
         let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.child.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();

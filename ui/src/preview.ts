@@ -23,6 +23,8 @@ export type MeterLevel = {
 export type PreviewStatus = {
   /** The mode the camera runs in, or null when there is no camera picture. */
   camera: VideoMode | null;
+  /** Every mode the camera offers, largest first. */
+  camera_modes: VideoMode[];
   /** Why there is no camera picture (a `camera_*` finding), if there is none. */
   camera_problem: Finding | null;
   /** Why there is no microphone level (a `mic_*` finding), if there is none. */

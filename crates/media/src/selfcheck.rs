@@ -14,12 +14,16 @@ use lectern_proto::{
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use crate::diagnostics::{CameraProbe, EncoderProbe, MicProbe, detect_probe, probe_signal};
+use crate::diagnostics::{
+    CameraProbe, EncoderProbe, MIN_SILENCE_SECONDS, MicProbe, detect_probe, probe_signal,
+};
 use crate::session::CaptureState;
 use crate::{AudioChunk, CaptureError, CaptureSession, Devices};
 
 /// Echo is likely when the speakers reach the microphone louder than this (dB re. played).
 const ECHO_COUPLING_DB: f32 = -20.0;
+/// How long past its deadline the check waits for a late microphone's audio.
+const AUDIO_GRACE: Duration = Duration::from_secs(2);
 /// How long to listen for the test signal: the probe plus a second of output latency.
 const SPEAKER_LISTEN: Duration = Duration::from_millis(1500);
 
@@ -186,7 +190,10 @@ async fn observe(
     progress: &mut (dyn FnMut(SelfCheckProgress) + Send),
 ) -> Observed {
     let start = Instant::now();
-    let deadline = start + Duration::from_secs_f32(seconds);
+    let mut deadline = start + Duration::from_secs_f32(seconds);
+    // A microphone that starts late (a busy machine, a slow driver) gets up to this long
+    // past the deadline to deliver the audio that silence is judged on.
+    let last_chance = deadline + AUDIO_GRACE;
     let mut video = session.camera.as_ref().map(|t| (t.subscribe(), t.state()));
     let mut audio = session
         .microphone
@@ -199,7 +206,13 @@ async fn observe(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
-            () = tokio::time::sleep_until(deadline) => break,
+            () = tokio::time::sleep_until(deadline) => {
+                let short = audio.is_some() && mic_probe.seconds() < MIN_SILENCE_SECONDS.min(seconds);
+                if !short || Instant::now() >= last_chance {
+                    break;
+                }
+                deadline += Duration::from_millis(50);
+            }
             _ = tick.tick() => {
                 let share = start.elapsed().as_secs_f32() / seconds;
                 progress(SelfCheckProgress { stage: Stage::CameraAndMicrophone, fraction: 0.05 + 0.65 * share.min(1.0) });

@@ -82,6 +82,7 @@ impl<T> Drop for Tap<T> {
 pub struct VideoTap {
     tap: Tap<VideoFrame>,
     mode: VideoMode,
+    modes: Vec<VideoMode>,
 }
 
 impl std::fmt::Debug for VideoTap {
@@ -96,10 +97,11 @@ impl std::fmt::Debug for VideoTap {
 impl VideoTap {
     /// Starts pulling frames from `source` on its own thread.
     pub fn start(mut source: Box<dyn VideoSource>) -> Self {
-        let (info, mode) = (source.info().clone(), source.mode());
+        let (info, mode, modes) = (source.info().clone(), source.mode(), source.modes());
         Self {
             tap: Tap::spawn(info, VIDEO_FANOUT, move || source.next_frame()),
             mode,
+            modes,
         }
     }
 
@@ -111,6 +113,11 @@ impl VideoTap {
     /// The mode the camera delivers.
     pub fn mode(&self) -> VideoMode {
         self.mode
+    }
+
+    /// Every mode the camera offers, largest first.
+    pub fn modes(&self) -> &[VideoMode] {
+        &self.modes
     }
 
     /// A new consumer, seeing frames from now on.

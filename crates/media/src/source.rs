@@ -9,6 +9,8 @@ pub trait VideoSource: Send {
     fn info(&self) -> &DeviceInfo;
     /// The mode the device actually delivers, which may differ from the one requested.
     fn mode(&self) -> VideoMode;
+    /// Every mode the device offers, largest first (empty when the backend cannot say).
+    fn modes(&self) -> Vec<VideoMode>;
     /// The next frame, or why there is none. After an error the source is finished.
     fn next_frame(&mut self) -> Result<VideoFrame, CaptureError>;
 }

@@ -440,7 +440,10 @@ mod tests {
         let ok = Finding::new(FindingCode::CameraOk);
         let warn = Finding::new(FindingCode::CameraBlack);
         let block = Finding::new(FindingCode::MicSilent);
-        assert_eq!(Verdict::from_findings(std::slice::from_ref(&ok)), Verdict::Ready);
+        assert_eq!(
+            Verdict::from_findings(std::slice::from_ref(&ok)),
+            Verdict::Ready
+        );
         assert_eq!(
             Verdict::from_findings(&[ok.clone(), warn.clone()]),
             Verdict::ReadyWithWarnings

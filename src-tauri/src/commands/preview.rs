@@ -31,6 +31,8 @@ const METER_WINDOW: usize = 2_400;
 pub struct PreviewStatus {
     /// The mode the camera delivers, when one is open.
     pub camera: Option<VideoMode>,
+    /// Every mode the camera offers, largest first.
+    pub camera_modes: Vec<VideoMode>,
     /// Why there is no camera picture, when there is none.
     pub camera_problem: Option<Finding>,
     /// Why there is no microphone level, when there is none.
@@ -120,6 +122,12 @@ pub async fn start_preview(
     let problem = |area: Area| problems.iter().find(|f| f.area == area).cloned();
     Ok(PreviewStatus {
         camera: open.session.camera.as_ref().map(|c| c.mode()),
+        camera_modes: open
+            .session
+            .camera
+            .as_ref()
+            .map(|c| c.modes().to_vec())
+            .unwrap_or_default(),
         camera_problem: problem(Area::Camera),
         microphone_problem: problem(Area::Microphone),
     })

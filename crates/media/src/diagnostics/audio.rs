@@ -13,7 +13,7 @@ const QUIET_DBFS: f32 = -42.0;
 /// A noise floor above this is a noisy room.
 const NOISY_FLOOR_DBFS: f32 = -45.0;
 /// Minimum audio before silence is judged.
-const MIN_SILENCE_SECONDS: f32 = 2.0;
+pub const MIN_SILENCE_SECONDS: f32 = 2.0;
 /// Window for the noise-floor estimate: 50 ms.
 const WINDOW: usize = SAMPLE_RATE as usize / 20;
 

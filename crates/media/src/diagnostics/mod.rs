@@ -7,7 +7,7 @@ mod encoder;
 mod speaker;
 mod video;
 
-pub use audio::{CLIP_RUN, LevelMeter, MicProbe, SILENCE_DBFS, dbfs};
+pub use audio::{CLIP_RUN, LevelMeter, MIN_SILENCE_SECONDS, MicProbe, SILENCE_DBFS, dbfs};
 pub use encoder::{EncoderProbe, FRAME_BUDGET_SHARE, choose_resolution, measure_encoder};
 pub use speaker::{Detection, HEARD_CORRELATION, detect_probe, probe_signal};
 pub use video::{BLACK_LUMA, CameraProbe, FROZEN_SIMILARITY, FrameStats, frame_stats, similarity};

@@ -48,6 +48,7 @@ pub(crate) fn list_cameras() -> Vec<DeviceInfo> {
 pub(crate) struct NokhwaCamera {
     info: DeviceInfo,
     mode: VideoMode,
+    modes: Vec<VideoMode>,
     frames: Receiver<Result<VideoFrame, CaptureError>>,
 }
 
@@ -65,7 +66,7 @@ impl NokhwaCamera {
             .name(format!("camera {name}"))
             .spawn(move || capture_thread(index, want, clock, ready_tx, frame_tx))
             .map_err(|e| CaptureError::Backend(e.to_string()))?;
-        let mode = match ready_rx.recv_timeout(OPEN_TIMEOUT) {
+        let (mode, modes) = match ready_rx.recv_timeout(OPEN_TIMEOUT) {
             Ok(result) => result?,
             Err(_) => {
                 return Err(CaptureError::Backend(format!(
@@ -73,7 +74,12 @@ impl NokhwaCamera {
                 )));
             }
         };
-        Ok(Self { info, mode, frames })
+        Ok(Self {
+            info,
+            mode,
+            modes,
+            frames,
+        })
     }
 }
 
@@ -84,6 +90,10 @@ impl VideoSource for NokhwaCamera {
 
     fn mode(&self) -> VideoMode {
         self.mode
+    }
+
+    fn modes(&self) -> Vec<VideoMode> {
+        self.modes.clone()
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, CaptureError> {
@@ -111,7 +121,7 @@ fn capture_thread(
     index: CameraIndex,
     want: VideoMode,
     clock: MediaClock,
-    ready: SyncSender<Result<VideoMode, CaptureError>>,
+    ready: SyncSender<Result<(VideoMode, Vec<VideoMode>), CaptureError>>,
     frames: SyncSender<Result<VideoFrame, CaptureError>>,
 ) {
     let requested =
@@ -134,7 +144,19 @@ fn capture_thread(
         height: fmt.height() & !1,
         fps: fmt.frame_rate(),
     };
-    if ready.send(Ok(mode)).is_err() {
+    let mut modes: Vec<VideoMode> = camera
+        .compatible_camera_formats()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| VideoMode {
+            width: f.width() & !1,
+            height: f.height() & !1,
+            fps: f.frame_rate(),
+        })
+        .collect();
+    modes.sort_by_key(|m| std::cmp::Reverse((m.width * m.height, m.fps)));
+    modes.dedup();
+    if ready.send(Ok((mode, modes))).is_err() {
         return;
     }
     let mut seq = 0;

@@ -100,6 +100,17 @@ impl VideoSource for SyntheticCamera {
         self.mode
     }
 
+    fn modes(&self) -> Vec<VideoMode> {
+        [(1920, 1080), (1280, 720), (960, 540), (640, 360)]
+            .into_iter()
+            .map(|(width, height)| VideoMode {
+                width,
+                height,
+                fps: 30,
+            })
+            .collect()
+    }
+
     fn next_frame(&mut self) -> Result<VideoFrame, CaptureError> {
         let period = Duration::from_secs(1) / self.delivered_fps();
         let due = self.opened + period * self.seq as u32;
