@@ -95,6 +95,31 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
     );
     s.screenshot(&artifact("selfcheck-zh-verdict.png")).unwrap();
 
+    // Export: the toast names the file, which holds the report with its messages.
+    let export = s
+        .wait_for("[data-testid=export-report]", Duration::from_secs(5))
+        .unwrap();
+    s.click(&export).unwrap();
+    let toast = s
+        .wait_for("[data-testid=toast]", Duration::from_secs(10))
+        .unwrap();
+    let said = s.text(&toast).unwrap();
+    let path = said[said.find('/').expect("the toast names a path")..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim();
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(exported["format"], "lectern.selfcheck/1");
+    assert_eq!(exported["language"], "zh-CN");
+    assert!(
+        exported["messages"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+    );
+    std::fs::remove_file(path).unwrap();
+
     let english = s
         .wait_for("[data-testid=lang-en]", Duration::from_secs(5))
         .unwrap();

@@ -142,42 +142,8 @@ mod tests {
 
     #[test]
     fn every_finding_code_has_a_title_and_fix_in_both_languages() {
-        use FindingCode::*;
-        let all = [
-            CameraOk,
-            CameraMissing,
-            CameraBusy,
-            CameraOpenFailed,
-            CameraNoFormat,
-            CameraStopped,
-            CameraLowFps,
-            CameraLowResolution,
-            CameraBlack,
-            CameraFrozen,
-            CameraDark,
-            CameraBacklit,
-            MicOk,
-            MicMissing,
-            MicBusy,
-            MicOpenFailed,
-            MicStopped,
-            MicMuted,
-            MicSilent,
-            MicQuiet,
-            MicClipping,
-            MicNoisy,
-            SpeakersHeard,
-            SpeakersEchoRisk,
-            SpeakersNotHeard,
-            SpeakersAskUser,
-            SpeakersMissing,
-            SpeakersOpenFailed,
-            EncoderOk,
-            EncoderSlow,
-            EncoderFailed,
-        ];
         for lang in [Language::En, Language::ZhCn] {
-            for code in all {
+            for code in FindingCode::ALL {
                 for part in ["title", "fix"] {
                     let key = format!("finding.{}.{part}", code.as_str());
                     let found = key

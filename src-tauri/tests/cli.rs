@@ -1,8 +1,10 @@
 //! `lectern selfcheck` without a window: what school IT runs on lab machines.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn lectern(data: &std::path::Path, faults: &str, args: &[&str]) -> std::process::Output {
+/// Runs `lectern` on the synthetic devices (whatever real devices the machine has).
+fn lectern(data: &Path, faults: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lectern"))
         .args(args)
         .env("LECTERN_DATA_DIR", data)
@@ -14,25 +16,29 @@ fn lectern(data: &std::path::Path, faults: &str, args: &[&str]) -> std::process:
         .expect("lectern runs")
 }
 
+/// `lectern selfcheck --seconds 2` on the three synthetic devices, plus `extra`.
+fn selfcheck(data: &Path, faults: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "selfcheck",
+        "--seconds",
+        "2",
+        "--camera",
+        "synthetic:camera",
+    ];
+    args.extend([
+        "--microphone",
+        "synthetic:microphone",
+        "--speaker",
+        "synthetic:speaker",
+    ]);
+    args.extend(extra);
+    lectern(data, faults, &args)
+}
+
 #[test]
 fn json_report_is_printed_stored_and_exit_code_is_zero_when_ready() {
     let data = tempfile::tempdir().unwrap();
-    let out = lectern(
-        data.path(),
-        "",
-        &[
-            "selfcheck",
-            "--json",
-            "--seconds",
-            "2",
-            "--camera",
-            "synthetic:camera",
-            "--microphone",
-            "synthetic:microphone",
-            "--speaker",
-            "synthetic:speaker",
-        ],
-    );
+    let out = selfcheck(data.path(), "", &["--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -40,11 +46,9 @@ fn json_report_is_printed_stored_and_exit_code_is_zero_when_ready() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is the JSON report");
+    let verdict = report["verdict"].as_str();
     assert!(
-        matches!(
-            report["verdict"].as_str(),
-            Some("ready" | "ready_with_warnings")
-        ),
+        matches!(verdict, Some("ready" | "ready_with_warnings")),
         "{report}"
     );
     assert!(
@@ -57,23 +61,7 @@ fn json_report_is_printed_stored_and_exit_code_is_zero_when_ready() {
 #[test]
 fn not_ready_exits_one_with_fixes_in_the_chosen_language() {
     let data = tempfile::tempdir().unwrap();
-    let out = lectern(
-        data.path(),
-        "muted",
-        &[
-            "selfcheck",
-            "--seconds",
-            "2",
-            "--lang",
-            "zh-CN",
-            "--camera",
-            "synthetic:camera",
-            "--microphone",
-            "synthetic:microphone",
-            "--speaker",
-            "synthetic:speaker",
-        ],
-    );
+    let out = selfcheck(data.path(), "muted", &["--lang", "zh-CN"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -88,24 +76,12 @@ fn not_ready_exits_one_with_fixes_in_the_chosen_language() {
     );
     assert!(!text.contains("finding."), "a message key leaked: {text}");
 
-    let en = lectern(
-        data.path(),
-        "muted",
-        &[
-            "selfcheck",
-            "--seconds",
-            "2",
-            "--lang",
-            "en",
-            "--no-save",
-            "--camera",
-            "synthetic:camera",
-            "--microphone",
-            "synthetic:microphone",
-        ],
-    );
+    let en = selfcheck(data.path(), "muted", &["--lang", "en", "--no-save"]);
     let text = String::from_utf8(en.stdout).unwrap();
-    assert!(text.contains("Not ready"), "{text}");
+    assert!(
+        text.contains("Not ready") && text.contains("muted"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -122,12 +98,9 @@ fn devices_lists_the_synthetic_devices_as_json() {
     let out = lectern(data.path(), "", &["devices"]);
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cameras = list["cameras"].as_array().unwrap();
     assert!(
-        list["cameras"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == "synthetic:camera"),
+        cameras.iter().any(|c| c["id"] == "synthetic:camera"),
         "{list}"
     );
 }

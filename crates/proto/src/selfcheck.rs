@@ -102,6 +102,44 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
+    /// Every code, camera first.
+    pub const ALL: [Self; 31] = {
+        use FindingCode::*;
+        [
+            CameraOk,
+            CameraMissing,
+            CameraBusy,
+            CameraOpenFailed,
+            CameraNoFormat,
+            CameraStopped,
+            CameraLowFps,
+            CameraLowResolution,
+            CameraBlack,
+            CameraFrozen,
+            CameraDark,
+            CameraBacklit,
+            MicOk,
+            MicMissing,
+            MicBusy,
+            MicOpenFailed,
+            MicStopped,
+            MicMuted,
+            MicSilent,
+            MicQuiet,
+            MicClipping,
+            MicNoisy,
+            SpeakersHeard,
+            SpeakersEchoRisk,
+            SpeakersNotHeard,
+            SpeakersAskUser,
+            SpeakersMissing,
+            SpeakersOpenFailed,
+            EncoderOk,
+            EncoderSlow,
+            EncoderFailed,
+        ]
+    };
+
     /// The stable string form, as serialized.
     pub fn as_str(self) -> &'static str {
         macro_rules! names {
@@ -456,15 +494,12 @@ mod tests {
 
     #[test]
     fn codes_serialize_to_their_stable_names_and_areas_match() {
-        for code in [
-            FindingCode::CameraMissing,
-            FindingCode::MicClipping,
-            FindingCode::SpeakersEchoRisk,
-            FindingCode::EncoderSlow,
-        ] {
+        for code in FindingCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+        let unique: std::collections::HashSet<_> = FindingCode::ALL.iter().collect();
+        assert_eq!(unique.len(), FindingCode::ALL.len());
         assert_eq!(FindingCode::SpeakersHeard.area(), Area::Speakers);
         assert_eq!(FindingCode::MicNoisy.area(), Area::Microphone);
         assert_eq!(FindingCode::EncoderOk.area(), Area::Encoder);

@@ -108,9 +108,12 @@ pub async fn export_report(state: State<'_, AppState>, id: i64) -> Result<String
         .collect();
     let path: PathBuf = dir.join(format!("lectern-selfcheck-{id}-{stamp}.json"));
     let text = serde_json::to_string_pretty(&document).map_err(internal)?;
-    tokio::fs::create_dir_all(&dir)
+    let write = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::write(&path, text).await
+    };
+    write
         .await
-        .and(tokio::fs::write(&path, text).await)
         .map_err(|e| ApiError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
     Ok(path.display().to_string())
 }

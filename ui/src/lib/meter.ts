@@ -1,5 +1,7 @@
 /** The range the level meter shows, dBFS. */
 export const METER_FLOOR_DBFS = -60;
+/** At or below this the microphone delivers (almost) digital silence. */
+export const NO_SIGNAL_DBFS = -100;
 
 /** Where the amber and red zones begin, dBFS. */
 export const AMBER_FROM_DBFS = -18;

@@ -70,29 +70,32 @@ fn describe(
 
 /// Microphones the default host reports.
 pub(crate) fn list_microphones() -> Vec<DeviceInfo> {
-    let host = cpal::default_host();
-    let default = host
-        .default_input_device()
-        .and_then(|d| d.id().ok())
-        .map(|i| i.to_string());
-    host.input_devices()
-        .map(|ds| {
-            ds.filter_map(|d| describe(&d, DeviceKind::Microphone, default.as_deref()))
-                .collect()
-        })
-        .unwrap_or_default()
+    list(DeviceKind::Microphone)
 }
 
 /// Speakers the default host reports.
 pub(crate) fn list_speakers() -> Vec<DeviceInfo> {
+    list(DeviceKind::Speaker)
+}
+
+fn list(kind: DeviceKind) -> Vec<DeviceInfo> {
     let host = cpal::default_host();
-    let default = host
-        .default_output_device()
-        .and_then(|d| d.id().ok())
-        .map(|i| i.to_string());
-    host.output_devices()
+    let input = kind == DeviceKind::Microphone;
+    let default = if input {
+        host.default_input_device()
+    } else {
+        host.default_output_device()
+    }
+    .and_then(|d| d.id().ok())
+    .map(|i| i.to_string());
+    let devices = if input {
+        host.input_devices()
+    } else {
+        host.output_devices()
+    };
+    devices
         .map(|ds| {
-            ds.filter_map(|d| describe(&d, DeviceKind::Speaker, default.as_deref()))
+            ds.filter_map(|d| describe(&d, kind, default.as_deref()))
                 .collect()
         })
         .unwrap_or_default()

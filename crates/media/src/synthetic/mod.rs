@@ -11,7 +11,7 @@ mod pattern;
 
 pub use audio::{AcousticPath, SyntheticMicrophone, SyntheticSpeaker};
 pub use camera::SyntheticCamera;
-pub(crate) use pattern::paint;
+pub use pattern::paint;
 pub use pattern::{BARCODE_BITS, read_barcode};
 
 /// Device ids of the synthetic devices.

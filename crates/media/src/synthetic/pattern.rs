@@ -19,7 +19,7 @@ const BAR_COLOURS: [(u8, u8, u8); 8] = [
 ];
 
 /// Paints the test pattern for frame `seq` captured at `micros` into `frame`.
-pub(crate) fn paint(frame: &mut VideoFrame, seq: u64, micros: u64) {
+pub fn paint(frame: &mut VideoFrame, seq: u64, micros: u64) {
     let (w, h) = (frame.width, frame.height);
     let shift = (seq * 4) as u32 % w.max(1);
     let bar_w = (w / 8).max(1);
