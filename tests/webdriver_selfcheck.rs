@@ -100,15 +100,22 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
         .wait_for("[data-testid=export-report]", Duration::from_secs(5))
         .unwrap();
     s.click(&export).unwrap();
-    let toast = s
-        .wait_for("[data-testid=toast]", Duration::from_secs(10))
-        .unwrap();
-    let said = s.text(&toast).unwrap();
-    let path = said[said.find('/').expect("the toast names a path")..]
-        .lines()
-        .next()
-        .unwrap()
-        .trim();
+    // The toast slides in (WebDriver reads no text while it is transparent): poll its content.
+    let started = std::time::Instant::now();
+    let said = loop {
+        let text = s
+            .script("return document.querySelector('[data-testid=toast] .text')?.textContent ?? ''")
+            .unwrap();
+        let text = text.as_str().unwrap_or_default().to_owned();
+        if !text.is_empty() || started.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let start = said
+        .find('/')
+        .unwrap_or_else(|| panic!("the toast names no path: {said:?}"));
+    let path = said[start..].lines().next().unwrap().trim();
     let exported: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(exported["format"], "lectern.selfcheck/1");
