@@ -24,8 +24,13 @@ use crate::{AudioChunk, CaptureError, CaptureSession, Devices};
 const ECHO_COUPLING_DB: f32 = -20.0;
 /// How long past its deadline the check waits for a late microphone's audio.
 const AUDIO_GRACE: Duration = Duration::from_secs(2);
-/// How long to listen for the test signal: the probe plus a second of output latency.
-const SPEAKER_LISTEN: Duration = Duration::from_millis(1500);
+/// Silence played before the test signal: output devices (Bluetooth above all) often
+/// swallow the first few hundred milliseconds of a new stream.
+const SPEAKER_PRE_ROLL: Duration = Duration::from_millis(300);
+/// Gap between the two chirps of the test signal.
+const PROBE_GAP: Duration = Duration::from_millis(700);
+/// How long to listen: pre-roll, chirp, gap, chirp, and a second of output latency.
+const SPEAKER_LISTEN: Duration = Duration::from_millis(3500);
 
 /// What to check and for how long.
 #[derive(Debug, Clone)]
@@ -315,6 +320,9 @@ async fn check_speakers(
         }
     };
     let probe = probe_signal();
+    // The chirp twice: if a device mangles one (a stream start-up glitch), the other counts.
+    let gap = vec![0.0; (PROBE_GAP.as_secs_f32() * crate::SAMPLE_RATE as f32) as usize];
+    let signal: Vec<f32> = [&probe[..], &gap, &probe].concat();
     let mic = session
         .microphone
         .as_ref()
@@ -337,8 +345,10 @@ async fn check_speakers(
         };
         return Some((info, stats));
     };
+    tokio::time::sleep(SPEAKER_PRE_ROLL).await;
+    // Listen from the moment the signal is handed over, so the lag is the output delay.
     let mut sub: Subscription<AudioChunk> = Some((mic.subscribe(), mic.state()));
-    if let Err(e) = sink.play(&probe) {
+    if let Err(e) = sink.play(&signal) {
         findings.push(device_finding(Some(&info), &e, DeviceFindings::SPEAKER));
         return None;
     }
@@ -350,12 +360,23 @@ async fn check_speakers(
     drop(sink);
     let detection = detect_probe(&probe, &recording);
     let heard = detection.is_some_and(|d| d.heard());
+    // Which chirp matched is ambiguous only for output delays above chirp + gap (1.2 s),
+    // far beyond any real device; below that, a lag past one period is the second chirp.
+    let period = probe.len() + gap.len();
+    let delay_ms = |d: &crate::diagnostics::Detection| {
+        let lag = if d.lag >= period {
+            d.lag - period
+        } else {
+            d.lag
+        };
+        lag as f32 * 1000.0 / crate::SAMPLE_RATE as f32
+    };
     let stats = SpeakerStats {
         device: info.name.clone(),
         method: SpeakerMethod::Microphone,
         heard: Some(heard),
         correlation: detection.map_or(0.0, |d| d.correlation),
-        delay_ms: detection.filter(|_| heard).map(|d| d.delay_ms()),
+        delay_ms: detection.filter(|_| heard).map(|d| delay_ms(&d)),
         level_dbfs: detection.filter(|_| heard).map(|d| d.level_dbfs),
     };
     match detection.filter(|d| d.heard()) {
@@ -363,7 +384,7 @@ async fn check_speakers(
             let round = |x: f32| (x * 10.0).round() / 10.0;
             findings.push(
                 Finding::new(FindingCode::SpeakersHeard)
-                    .with("delay_ms", d.delay_ms().round())
+                    .with("delay_ms", delay_ms(&d).round())
                     .with("level", round(d.level_dbfs)),
             );
             if d.coupling_db > ECHO_COUPLING_DB {
