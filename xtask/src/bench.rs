@@ -74,7 +74,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     let field = |k: &str| number_after(&json, &format!("\"{k}\":")).unwrap_or(f64::NAN);
     let (capture, total) = (field("capture_cpu"), field("capture_and_preview_cpu"));
     rows.push(format!(
-        "| live preview at 720p30 (JPEG 640×360, {:.1} fps, {:.0} kbit/s over IPC), CPU of one core | {:.1} % (capture alone {:.1} %) | ≤ 15 % | `cargo run --release -p lectern-media --example preview_cpu` |",
+        "| live preview at 720p30 (JPEG 640×360, {:.1} fps, {:.0} kbit/s over IPC), share of one core on top of capture | {:.1} % (capture alone {:.1} %) | ≤ 15 % | `cargo run --release -p lectern-media --example preview_cpu` |",
         field("preview_fps"),
         field("preview_kbps"),
         (total - capture) * 100.0,
@@ -129,20 +129,22 @@ fn machine() -> String {
     )
 }
 
+/// Rewrites the table between the markers in BENCHMARKS.md and in the README.
 fn write_table(root: &Path, rows: &[String]) -> Result<()> {
-    let path = root.join("BENCHMARKS.md");
-    let doc = std::fs::read_to_string(&path).context("BENCHMARKS.md")?;
-    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
-        anyhow::bail!("BENCHMARKS.md lacks the {BEGIN} … {END} markers");
-    };
     let table = format!(
         "{BEGIN}\n{}\n\n| what | result | target | reproduce |\n|---|---|---|---|\n{}\n",
         machine(),
         rows.join("\n")
     );
-    let updated = format!("{}{}{}", &doc[..b], table, &doc[e..]);
-    std::fs::write(&path, updated)?;
-    eprintln!("xtask: BENCHMARKS.md updated");
+    for file in ["BENCHMARKS.md", "README.md"] {
+        let path = root.join(file);
+        let doc = std::fs::read_to_string(&path).with_context(|| file.to_owned())?;
+        let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+            anyhow::bail!("{file} lacks the {BEGIN} … {END} markers");
+        };
+        std::fs::write(&path, format!("{}{}{}", &doc[..b], table, &doc[e..]))?;
+        eprintln!("xtask: {file} updated");
+    }
     println!("{}", rows.join("\n"));
     Ok(())
 }
