@@ -72,7 +72,17 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
             .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
         "title {zh_title:?} is not Chinese"
     );
-    // The live preview is running: frames reach the canvas.
+    // The live preview is running: frames reach the canvas, levels reach the meter.
+    s.wait_for(
+        "[data-testid=preview-canvas]:not(.hidden)",
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let drawn = "const c = document.querySelector('[data-testid=preview-canvas]'); return c.width * c.height";
+    assert!(
+        s.script(drawn).unwrap().as_u64().unwrap_or(0) >= 320 * 180,
+        "the canvas holds a picture"
+    );
     s.wait_for("[data-testid=mic-meter][data-rms]", Duration::from_secs(20))
         .unwrap();
     s.screenshot(&artifact("selfcheck-zh-before.png")).unwrap();

@@ -82,7 +82,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
             // Preview streams raw JPEG bytes, which tauri-specta cannot describe; those two
             // commands are wired by hand and typed by hand in `ui/src/preview.ts`.
             match invoke.message.command() {
-                "start_preview" | "stop_preview" => raw_handler(invoke),
+                "start_preview" | "stop_preview" | "preview_ack" => raw_handler(invoke),
                 _ => typed_handler(invoke),
             }
         })

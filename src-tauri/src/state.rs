@@ -16,6 +16,8 @@ pub struct AppState {
     pub devices: Devices,
     pub capture: tokio::sync::Mutex<Option<OpenCapture>>,
     pub checking: AtomicBool,
+    /// Set by the webview when it has drawn the last preview frame (see `preview.rs`).
+    pub preview_credit: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -66,6 +68,7 @@ impl AppState {
             devices: Devices::from_env(),
             capture: tokio::sync::Mutex::new(None),
             checking: AtomicBool::new(false),
+            preview_credit: Arc::new(AtomicBool::new(true)),
         })
     }
 }

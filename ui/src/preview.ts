@@ -40,6 +40,11 @@ export async function startPreview(
   return await invoke<PreviewStatus>("start_preview", { selection, frames, meter });
 }
 
+/** Tells the back end the last frame is drawn, so it may send the next one. */
+export function ackPreviewFrame(): void {
+  invoke("preview_ack").catch(() => undefined);
+}
+
 /** Stops the preview and releases the camera and microphone. */
 export async function stopPreview(): Promise<void> {
   await invoke("stop_preview");

@@ -4,9 +4,15 @@
 //! Frames are JPEG-encoded at most 640 px wide on a preview thread that reads the
 //! camera's fan-out; when it falls behind it skips to the newest frame (the fan-out
 //! drops the oldest), so the preview lags by at most one encode, never by a queue.
+//!
+//! The IPC hop is bounded too: one frame is in flight at a time. The webview calls
+//! `preview_ack` once it has drawn a frame; until then new frames are dropped (and not
+//! even encoded). If an ack never comes (a lost message), sending resumes after
+//! [`ACK_TIMEOUT`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use lectern_media::diagnostics::LevelMeter;
 use lectern_media::selfcheck::open_findings;
@@ -23,6 +29,8 @@ use crate::state::OpenCapture;
 
 const PREVIEW_WIDTH: u32 = 640;
 const PREVIEW_QUALITY: u8 = 70;
+/// How long to wait for the webview's ack before sending the next frame anyway.
+const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// Meter readings every 50 ms.
 const METER_WINDOW: usize = 2_400;
 
@@ -41,7 +49,7 @@ pub struct PreviewStatus {
 
 /// The invoke handler for the two hand-typed preview commands.
 pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![start_preview, stop_preview]
+    tauri::generate_handler![start_preview, stop_preview, preview_ack]
 }
 
 /// Opens the devices of `selection` off the async runtime (a camera may take seconds).
@@ -81,11 +89,20 @@ pub async fn start_preview(
     open.preview_stop = stop.clone();
     if let Some(camera) = &open.session.camera {
         let (mut rx, stop) = (camera.subscribe(), stop.clone());
+        let credit = state.preview_credit.clone();
+        credit.store(true, Ordering::Release);
         spawn("preview video", move || {
             let mut encoder = PreviewEncoder::new(PREVIEW_WIDTH, PREVIEW_QUALITY);
+            let mut sent_at = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 match rx.blocking_recv() {
                     Ok(frame) => {
+                        // The webview is still drawing the last frame: drop this one.
+                        if !credit.swap(false, Ordering::AcqRel) && sent_at.elapsed() < ACK_TIMEOUT
+                        {
+                            continue;
+                        }
+                        sent_at = Instant::now();
                         if frames
                             .send(InvokeResponseBody::Raw(encoder.encode(&frame)))
                             .is_err()
@@ -131,6 +148,12 @@ pub async fn start_preview(
         camera_problem: problem(Area::Camera),
         microphone_problem: problem(Area::Microphone),
     })
+}
+
+/// The webview has drawn (or dropped) the last frame: the next one may be sent.
+#[tauri::command]
+pub fn preview_ack(state: State<'_, AppState>) {
+    state.preview_credit.store(true, Ordering::Release);
 }
 
 /// Stops the preview and releases the devices (unless a self-check is using them).

@@ -4,6 +4,7 @@ import type { ApiError, DeviceSelection } from "../bindings";
 import { inTauri } from "../lib/env";
 import { toApiError } from "../lib/errors";
 import {
+  ackPreviewFrame,
   decodeFrame,
   drawFrame,
   startPreview,
@@ -74,7 +75,11 @@ export function usePreview(canvas: Ref<HTMLCanvasElement | null>) {
           frame.close();
         })
         .catch(() => undefined)
-        .finally(() => (decoding = false));
+        .finally(() => {
+          decoding = false;
+          // One frame in flight at a time: ask for the next only once this one is drawn.
+          ackPreviewFrame();
+        });
     };
     meter.onmessage = (reading) => {
       if (gen === generation) onLevel(reading);

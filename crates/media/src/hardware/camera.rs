@@ -23,6 +23,12 @@ const ID_PREFIX: &str = "camera:";
 
 /// Lists the cameras the OS reports. Errors (no backend, no permission yet) mean "none".
 pub(crate) fn list_cameras() -> Vec<DeviceInfo> {
+    // On macOS this asks for camera permission (once; a no-op elsewhere). Until the
+    // teacher answers, the list may be empty: the device pickers have a refresh button.
+    static PERMISSION: std::sync::Once = std::sync::Once::new();
+    PERMISSION.call_once(|| {
+        nokhwa::nokhwa_initialize(|granted| tracing::info!(granted, "camera permission"));
+    });
     match nokhwa::query(ApiBackend::Auto) {
         Ok(cams) => cams
             .into_iter()
