@@ -30,140 +30,100 @@ pub enum Severity {
     Blocker,
 }
 
-/// Every finding the self-check can report. The serialized name is the stable code:
-/// the UI's i18n catalogs hold a title and a fix for each under `finding.<code>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum FindingCode {
+/// Declares [`FindingCode`] with its stable names and the list of all codes, from one
+/// table, so a new code cannot be missing from either.
+macro_rules! finding_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident => $name:literal, )*) => {
+        /// Every finding the self-check can report. The serialized name is the stable code:
+        /// the UI's i18n catalogs hold a title and a fix for each under `finding.<code>`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum FindingCode {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl FindingCode {
+            /// Every code, camera first.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            /// The stable string form, as serialized.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+finding_codes! {
     /// The camera delivered clear frames at the requested rate.
-    CameraOk,
+    CameraOk => "camera_ok",
     /// No camera is connected; the class can still run with audio and the whiteboard.
-    CameraMissing,
+    CameraMissing => "camera_missing",
     /// Another application holds the camera.
-    CameraBusy,
+    CameraBusy => "camera_busy",
     /// The camera could not be opened (permissions, driver).
-    CameraOpenFailed,
+    CameraOpenFailed => "camera_open_failed",
     /// The camera offers no format Lectern can use.
-    CameraNoFormat,
+    CameraNoFormat => "camera_no_format",
     /// The camera stopped delivering frames during the check.
-    CameraStopped,
+    CameraStopped => "camera_stopped",
     /// Fewer frames per second than requested.
-    CameraLowFps,
+    CameraLowFps => "camera_low_fps",
     /// A lower resolution than requested.
-    CameraLowResolution,
+    CameraLowResolution => "camera_low_resolution",
     /// The picture is black (lens cover, privacy shutter).
-    CameraBlack,
+    CameraBlack => "camera_black",
     /// The picture does not change (frozen driver or virtual camera).
-    CameraFrozen,
+    CameraFrozen => "camera_frozen",
     /// The picture is too dark.
-    CameraDark,
+    CameraDark => "camera_dark",
     /// A bright background behind a dark face.
-    CameraBacklit,
+    CameraBacklit => "camera_backlit",
     /// The microphone delivers a usable signal.
-    MicOk,
+    MicOk => "mic_ok",
     /// No microphone is connected.
-    MicMissing,
+    MicMissing => "mic_missing",
     /// Another application holds the microphone.
-    MicBusy,
+    MicBusy => "mic_busy",
     /// The microphone could not be opened (permissions, driver).
-    MicOpenFailed,
+    MicOpenFailed => "mic_open_failed",
     /// The microphone stopped delivering audio during the check.
-    MicStopped,
+    MicStopped => "mic_stopped",
     /// Exact digital silence: the device or the OS has muted it.
-    MicMuted,
+    MicMuted => "mic_muted",
     /// Signal below −60 dBFS for two seconds: nothing reaches the microphone.
-    MicSilent,
+    MicSilent => "mic_silent",
     /// The signal is usable but quiet.
-    MicQuiet,
+    MicQuiet => "mic_quiet",
     /// Runs of full-scale samples: the input gain is too high.
-    MicClipping,
+    MicClipping => "mic_clipping",
     /// The background noise is loud.
-    MicNoisy,
+    MicNoisy => "mic_noisy",
     /// The test tone played on the speakers was picked up by the microphone.
-    SpeakersHeard,
+    SpeakersHeard => "speakers_heard",
     /// The speakers are loud in the microphone: students will hear themselves.
-    SpeakersEchoRisk,
+    SpeakersEchoRisk => "speakers_echo_risk",
     /// The test tone was not picked up (a headset, or muted speakers).
-    SpeakersNotHeard,
+    SpeakersNotHeard => "speakers_not_heard",
     /// No microphone to listen with: the teacher is asked whether they heard the tone.
-    SpeakersAskUser,
+    SpeakersAskUser => "speakers_ask_user",
     /// No output device is connected.
-    SpeakersMissing,
+    SpeakersMissing => "speakers_missing",
     /// The output device could not be opened.
-    SpeakersOpenFailed,
+    SpeakersOpenFailed => "speakers_open_failed",
     /// The H.264 encoder keeps up at the named publish resolution.
-    EncoderOk,
+    EncoderOk => "encoder_ok",
     /// The encoder cannot keep up even at 360p.
-    EncoderSlow,
+    EncoderSlow => "encoder_slow",
     /// The H.264 encoder could not start.
-    EncoderFailed,
+    EncoderFailed => "encoder_failed",
 }
 
 impl FindingCode {
-    /// Every code, camera first.
-    pub const ALL: [Self; 31] = {
-        use FindingCode::*;
-        [
-            CameraOk,
-            CameraMissing,
-            CameraBusy,
-            CameraOpenFailed,
-            CameraNoFormat,
-            CameraStopped,
-            CameraLowFps,
-            CameraLowResolution,
-            CameraBlack,
-            CameraFrozen,
-            CameraDark,
-            CameraBacklit,
-            MicOk,
-            MicMissing,
-            MicBusy,
-            MicOpenFailed,
-            MicStopped,
-            MicMuted,
-            MicSilent,
-            MicQuiet,
-            MicClipping,
-            MicNoisy,
-            SpeakersHeard,
-            SpeakersEchoRisk,
-            SpeakersNotHeard,
-            SpeakersAskUser,
-            SpeakersMissing,
-            SpeakersOpenFailed,
-            EncoderOk,
-            EncoderSlow,
-            EncoderFailed,
-        ]
-    };
-
-    /// The stable string form, as serialized.
-    pub fn as_str(self) -> &'static str {
-        macro_rules! names {
-            ($($v:ident => $s:literal),* $(,)?) => {
-                match self { $(Self::$v => $s,)* }
-            };
-        }
-        names! {
-            CameraOk => "camera_ok", CameraMissing => "camera_missing", CameraBusy => "camera_busy",
-            CameraOpenFailed => "camera_open_failed", CameraNoFormat => "camera_no_format",
-            CameraStopped => "camera_stopped", CameraLowFps => "camera_low_fps",
-            CameraLowResolution => "camera_low_resolution", CameraBlack => "camera_black",
-            CameraFrozen => "camera_frozen", CameraDark => "camera_dark", CameraBacklit => "camera_backlit",
-            MicOk => "mic_ok", MicMissing => "mic_missing", MicBusy => "mic_busy",
-            MicOpenFailed => "mic_open_failed", MicStopped => "mic_stopped", MicMuted => "mic_muted",
-            MicSilent => "mic_silent", MicQuiet => "mic_quiet", MicClipping => "mic_clipping",
-            MicNoisy => "mic_noisy", SpeakersHeard => "speakers_heard",
-            SpeakersEchoRisk => "speakers_echo_risk", SpeakersNotHeard => "speakers_not_heard",
-            SpeakersAskUser => "speakers_ask_user", SpeakersMissing => "speakers_missing",
-            SpeakersOpenFailed => "speakers_open_failed", EncoderOk => "encoder_ok",
-            EncoderSlow => "encoder_slow", EncoderFailed => "encoder_failed",
-        }
-    }
-
     /// The area this code belongs to.
     pub fn area(self) -> Area {
         let name = self.as_str();
