@@ -201,4 +201,20 @@ fn webdriver_a_silent_microphone_is_not_ready_with_a_fix() {
     );
     s.screenshot(&artifact("selfcheck-en-not-ready.png"))
         .unwrap();
+
+    // No microphone could listen for the tone, so the teacher is asked; the answer is kept.
+    let no = s
+        .wait_for("[data-testid=speaker-heard-no]", Duration::from_secs(5))
+        .unwrap();
+    s.click(&no).unwrap();
+    s.wait_for(
+        "[data-testid=finding][data-code=speakers_not_confirmed]",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(
+        s.find_all("[data-code=speakers_ask_user]")
+            .unwrap()
+            .is_empty()
+    );
 }

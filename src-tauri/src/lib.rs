@@ -62,6 +62,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::selfcheck::selfcheck_history,
         commands::selfcheck::get_report,
         commands::selfcheck::export_report,
+        commands::selfcheck::answer_speaker_check,
         commands::devices::play_test_tone,
     ])
 }

@@ -93,6 +93,18 @@ async exportReport(id: number) : Promise<Result<string, ApiError>> {
 }
 },
 /**
+ * Records the teacher's answer to "did you hear the test tone?" (asked when no
+ * microphone could listen) in a stored report and returns the amended report.
+ */
+async answerSpeakerCheck(id: number, heard: boolean) : Promise<Result<SelfCheckReport, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("answer_speaker_check", { id, heard }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Plays the self-check's test signal on a speaker, for "did you hear it?".
  */
 async playTestTone(speaker: string | null) : Promise<Result<null, ApiError>> {
@@ -336,6 +348,14 @@ export type FindingCode =
  * No microphone to listen with: the teacher is asked whether they heard the tone.
  */
 "speakers_ask_user" | 
+/**
+ * No microphone could listen, and the teacher said they heard the test tone.
+ */
+"speakers_confirmed" | 
+/**
+ * No microphone could listen, and the teacher said they did not hear the test tone.
+ */
+"speakers_not_confirmed" | 
 /**
  * No output device is connected.
  */

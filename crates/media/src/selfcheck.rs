@@ -98,7 +98,7 @@ pub async fn run(
     let (encoder, encoder_findings) = probe.finish();
     findings.extend(encoder_findings);
 
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.area.cmp(&b.area)));
+    sort_findings(&mut findings);
     progress(SelfCheckProgress {
         stage: Stage::Done,
         fraction: 1.0,
@@ -124,6 +124,35 @@ pub async fn run(
         speakers: speakers.map(|(_, s)| s),
         encoder: Some(encoder),
     }
+}
+
+/// Records the teacher's answer to "did you hear the test tone?" in a report whose
+/// speaker check had to ask: the question becomes a confirmed or a not-confirmed finding
+/// and the verdict follows. Returns false (changing nothing) when no question is pending.
+pub fn apply_speaker_answer(report: &mut SelfCheckReport, heard: bool) -> bool {
+    let Some(question) = report
+        .findings
+        .iter_mut()
+        .find(|f| f.code == FindingCode::SpeakersAskUser)
+    else {
+        return false;
+    };
+    *question = Finding::new(if heard {
+        FindingCode::SpeakersConfirmed
+    } else {
+        FindingCode::SpeakersNotConfirmed
+    });
+    if let Some(speakers) = &mut report.speakers {
+        speakers.heard = Some(heard);
+    }
+    sort_findings(&mut report.findings);
+    report.verdict = Verdict::from_findings(&report.findings);
+    true
+}
+
+/// Blockers first, then warnings, then the rest; by area within a severity.
+fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.area.cmp(&b.area)));
 }
 
 /// Findings for devices that are missing or failed to open.
@@ -396,4 +425,64 @@ async fn check_speakers(
         None => findings.push(Finding::new(FindingCode::SpeakersNotHeard)),
     }
     Some((info, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use lectern_proto::{Severity, SpeakerMethod};
+
+    use super::*;
+
+    fn asked() -> SelfCheckReport {
+        let findings = vec![
+            Finding::new(FindingCode::SpeakersAskUser),
+            Finding::new(FindingCode::CameraOk),
+        ];
+        SelfCheckReport {
+            id: Some(7),
+            created_at: String::new(),
+            duration_ms: 0,
+            app_version: String::new(),
+            os: String::new(),
+            verdict: Verdict::from_findings(&findings),
+            findings,
+            devices: DeviceSelection::default(),
+            camera: None,
+            microphone: None,
+            speakers: Some(SpeakerStats {
+                device: "spk".into(),
+                method: SpeakerMethod::AskUser,
+                heard: None,
+                correlation: 0.0,
+                delay_ms: None,
+                level_dbfs: None,
+            }),
+            encoder: None,
+        }
+    }
+
+    #[test]
+    fn a_no_answer_turns_the_question_into_a_warning() {
+        let mut report = asked();
+        assert_eq!(report.verdict, Verdict::Ready);
+        assert!(apply_speaker_answer(&mut report, false));
+        assert_eq!(report.findings[0].code, FindingCode::SpeakersNotConfirmed);
+        assert_eq!(report.findings[0].severity, Severity::Warning);
+        assert_eq!(report.verdict, Verdict::ReadyWithWarnings);
+        assert_eq!(report.speakers.as_ref().unwrap().heard, Some(false));
+        assert!(!apply_speaker_answer(&mut report, true), "answered once");
+    }
+
+    #[test]
+    fn a_yes_answer_confirms_the_speakers() {
+        let mut report = asked();
+        assert!(apply_speaker_answer(&mut report, true));
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.code == FindingCode::SpeakersConfirmed)
+        );
+        assert_eq!(report.verdict, Verdict::Ready);
+    }
 }

@@ -111,6 +111,10 @@ finding_codes! {
     SpeakersNotHeard => "speakers_not_heard",
     /// No microphone to listen with: the teacher is asked whether they heard the tone.
     SpeakersAskUser => "speakers_ask_user",
+    /// No microphone could listen, and the teacher said they heard the test tone.
+    SpeakersConfirmed => "speakers_confirmed",
+    /// No microphone could listen, and the teacher said they did not hear the test tone.
+    SpeakersNotConfirmed => "speakers_not_confirmed",
     /// No output device is connected.
     SpeakersMissing => "speakers_missing",
     /// The output device could not be opened.
@@ -143,7 +147,7 @@ impl FindingCode {
     pub fn severity(self) -> Severity {
         use FindingCode::*;
         match self {
-            CameraOk | MicOk | SpeakersHeard | EncoderOk => Severity::Ok,
+            CameraOk | MicOk | SpeakersHeard | SpeakersConfirmed | EncoderOk => Severity::Ok,
             SpeakersNotHeard | SpeakersAskUser => Severity::Info,
             MicMissing | MicBusy | MicOpenFailed | MicStopped | MicMuted | MicSilent
             | EncoderFailed => Severity::Blocker,

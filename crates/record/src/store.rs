@@ -140,6 +140,29 @@ impl Store {
         Ok(stored)
     }
 
+    /// Replaces a stored report (same id) with an amended one, e.g. after the teacher
+    /// answered the speaker question.
+    pub async fn update_report(&self, report: &SelfCheckReport) -> Result<(), StoreError> {
+        let id = report
+            .id
+            .ok_or_else(|| StoreError::NotFound("report without id".into()))?;
+        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count() as i64;
+        let done = sqlx::query(
+            "UPDATE selfcheck_reports SET verdict = ?, warnings = ?, blockers = ?, report = ? WHERE id = ?",
+        )
+        .bind(report.verdict.as_str())
+        .bind(count(Severity::Warning))
+        .bind(count(Severity::Blocker))
+        .bind(serde_json::to_string(report).expect("report serializes"))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("report {id}")));
+        }
+        Ok(())
+    }
+
     /// The newest `limit` reports, newest first.
     pub async fn history(&self, limit: u32) -> Result<Vec<ReportSummary>, StoreError> {
         let rows = sqlx::query(
@@ -264,6 +287,27 @@ mod tests {
         assert_eq!(history[0].verdict, Verdict::NotReady);
         assert_eq!(store.report(b.id.unwrap()).await.unwrap(), b);
         assert_eq!(store.history(1).await.unwrap().len(), 1);
+
+        let mut amended = b.clone();
+        amended
+            .findings
+            .retain(|f| f.code != FindingCode::MicSilent);
+        amended.verdict = Verdict::from_findings(&amended.findings);
+        store.update_report(&amended).await.unwrap();
+        assert_eq!(store.report(b.id.unwrap()).await.unwrap(), amended);
+        let history = store.history(10).await.unwrap();
+        assert_eq!(
+            (history[0].verdict, history[0].blockers),
+            (Verdict::ReadyWithWarnings, 0)
+        );
+        let missing = SelfCheckReport {
+            id: Some(9999),
+            ..amended
+        };
+        assert!(matches!(
+            store.update_report(&missing).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[tokio::test]

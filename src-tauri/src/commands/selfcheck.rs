@@ -86,6 +86,30 @@ pub async fn get_report(state: State<'_, AppState>, id: i64) -> Result<SelfCheck
     state.store.report(id).await.map_err(store_error)
 }
 
+/// Records the teacher's answer to "did you hear the test tone?" (asked when no
+/// microphone could listen) in a stored report and returns the amended report.
+#[tauri::command]
+#[specta::specta]
+pub async fn answer_speaker_check(
+    state: State<'_, AppState>,
+    id: i64,
+    heard: bool,
+) -> Result<SelfCheckReport, ApiError> {
+    let mut report = state.store.report(id).await.map_err(store_error)?;
+    if !selfcheck::apply_speaker_answer(&mut report, heard) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("report {id} asks no speaker question"),
+        ));
+    }
+    state
+        .store
+        .update_report(&report)
+        .await
+        .map_err(store_error)?;
+    Ok(report)
+}
+
 /// Writes a stored report as JSON (with its messages in the UI language) to the
 /// Downloads folder and returns the file's path.
 #[tauri::command]

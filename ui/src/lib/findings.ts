@@ -28,6 +28,8 @@ export const FINDING_PARAMS: Record<FindingCode, readonly string[]> = {
   speakers_echo_risk: ["level"],
   speakers_not_heard: [],
   speakers_ask_user: [],
+  speakers_confirmed: [],
+  speakers_not_confirmed: [],
   speakers_missing: [],
   speakers_open_failed: ["device", "reason"],
   encoder_ok: ["resolution", "ms"],
