@@ -26,19 +26,20 @@ fn catalog(language: Language) -> &'static Value {
     cell.get_or_init(|| serde_json::from_str(text).expect("locale catalog is valid JSON"))
 }
 
+/// The raw message at a dotted key such as `finding.mic_ok.title`, if the catalog has one.
+fn lookup(language: Language, key: &str) -> Option<&'static str> {
+    key.split('.')
+        .try_fold(catalog(language), |v, k| v.get(k))
+        .and_then(Value::as_str)
+}
+
 /// The message at a dotted key with `{name}` placeholders filled from `params`;
 /// falls back to English, then to the key itself.
 pub fn text(language: Language, key: &str, params: &dyn Fn(&str) -> Option<String>) -> String {
-    let lookup = |cat: &Value| {
-        key.split('.')
-            .try_fold(cat, |v, k| v.get(k))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let template = lookup(catalog(language))
-        .or_else(|| lookup(catalog(Language::En)))
-        .unwrap_or_else(|| key.to_owned());
-    fill(&template, params)
+    let template = lookup(language, key)
+        .or_else(|| lookup(Language::En, key))
+        .unwrap_or(key);
+    fill(template, params)
 }
 
 fn fill(template: &str, params: &dyn Fn(&str) -> Option<String>) -> String {
@@ -146,10 +147,7 @@ mod tests {
             for code in FindingCode::ALL {
                 for part in ["title", "fix"] {
                     let key = format!("finding.{}.{part}", code.as_str());
-                    let found = key
-                        .split('.')
-                        .try_fold(catalog(lang), |v, k| v.get(k))
-                        .and_then(Value::as_str);
+                    let found = lookup(lang, &key);
                     assert!(found.is_some_and(|t| !t.is_empty()), "{lang:?} lacks {key}");
                 }
             }

@@ -115,15 +115,14 @@ impl Store {
         &self,
         report: &SelfCheckReport,
     ) -> Result<SelfCheckReport, StoreError> {
-        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count() as i64;
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
             "INSERT INTO selfcheck_reports (created_at, verdict, warnings, blockers, report) VALUES (?, ?, ?, ?, '{}')",
         )
         .bind(&report.created_at)
         .bind(report.verdict.as_str())
-        .bind(count(Severity::Warning))
-        .bind(count(Severity::Blocker))
+        .bind(count(report, Severity::Warning))
+        .bind(count(report, Severity::Blocker))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -146,13 +145,12 @@ impl Store {
         let id = report
             .id
             .ok_or_else(|| StoreError::NotFound("report without id".into()))?;
-        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count() as i64;
         let done = sqlx::query(
             "UPDATE selfcheck_reports SET verdict = ?, warnings = ?, blockers = ?, report = ? WHERE id = ?",
         )
         .bind(report.verdict.as_str())
-        .bind(count(Severity::Warning))
-        .bind(count(Severity::Blocker))
+        .bind(count(report, Severity::Warning))
+        .bind(count(report, Severity::Blocker))
         .bind(serde_json::to_string(report).expect("report serializes"))
         .bind(id)
         .execute(&self.pool)
@@ -212,6 +210,15 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Findings of one severity, for the history columns.
+fn count(report: &SelfCheckReport, severity: Severity) -> i64 {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .count() as i64
 }
 
 #[cfg(test)]

@@ -52,8 +52,24 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
     tauri::generate_handler![start_preview, stop_preview, preview_ack]
 }
 
+/// The open capture for `selection`: the current one when it was opened for the same
+/// devices, else the old devices are released (a camera opens only once) and new ones
+/// opened.
+pub async fn ensure_open<'a>(
+    capture: &'a mut Option<OpenCapture>,
+    devices: &Devices,
+    selection: &DeviceSelection,
+) -> Result<&'a mut OpenCapture, ApiError> {
+    if capture.as_ref().is_none_or(|c| &c.selection != selection) {
+        *capture = None;
+        let session = open_session(devices, selection).await?;
+        *capture = Some(OpenCapture::new(selection.clone(), session));
+    }
+    Ok(capture.as_mut().expect("opened above"))
+}
+
 /// Opens the devices of `selection` off the async runtime (a camera may take seconds).
-pub async fn open_session(
+async fn open_session(
     devices: &Devices,
     selection: &DeviceSelection,
 ) -> Result<CaptureSession, ApiError> {
@@ -78,13 +94,7 @@ pub async fn start_preview(
     if let Some(open) = capture.as_ref() {
         open.stop_preview();
     }
-    if capture.as_ref().is_none_or(|c| c.selection != selection) {
-        // Release the old devices before opening new ones: a camera opens only once.
-        *capture = None;
-        let session = open_session(&state.devices, &selection).await?;
-        *capture = Some(OpenCapture::new(selection, session));
-    }
-    let open = capture.as_mut().expect("opened above");
+    let open = ensure_open(&mut capture, &state.devices, &selection).await?;
     let stop = Arc::new(AtomicBool::new(false));
     open.preview_stop = stop.clone();
     if let Some(camera) = &open.session.camera {

@@ -9,7 +9,6 @@ use tauri::State;
 use tauri::ipc::Channel;
 
 use super::{internal, store_error};
-use crate::state::OpenCapture;
 use crate::{AppState, i18n};
 
 /// Clears the "a check is running" flag however the command ends.
@@ -39,13 +38,7 @@ pub async fn run_selfcheck(
     }
     let _running = Running(&state.checking);
     let mut capture = state.capture.lock().await;
-    let reuse = capture.as_ref().is_some_and(|c| c.selection == selection);
-    if !reuse {
-        *capture = None;
-        let session = crate::commands::preview::open_session(&state.devices, &selection).await?;
-        *capture = Some(OpenCapture::new(selection.clone(), session));
-    }
-    let open = capture.as_ref().expect("opened above");
+    let open = super::preview::ensure_open(&mut capture, &state.devices, &selection).await?;
     let options = selfcheck::Options {
         seconds: seconds.clamp(2, 30) as f32,
         ..selfcheck::Options::default()
