@@ -177,11 +177,11 @@ fn test(root: &Path) -> Result<()> {
 /// Runs the ignored tests of the end-to-end crate whose names start with `prefix`
 /// (tests that need a prepared environment; `needs a camera` tests are never run here).
 fn run_ignored(nextest: bool, prefix: &str, env: &[(String, String)]) -> Result<()> {
-    let program = if needs_xvfb() { "xvfb-run" } else { "cargo" };
-    let mut c = cmd(program);
-    if needs_xvfb() {
-        c = c.args(["-a", "-s", "-screen 0 1280x800x24", "cargo"]);
-    }
+    let mut c = xvfb_wrap("cargo");
+    // WebKitGTK's web process, rendering in software under Xvfb, occasionally crashes
+    // ("session deleted because of page crash"): one retry, which nextest reports as
+    // FLAKY rather than hiding.
+    let retries = if prefix == "webdriver_" { "1" } else { "0" };
     c = if nextest {
         c.args([
             "nextest",
@@ -191,6 +191,8 @@ fn run_ignored(nextest: bool, prefix: &str, env: &[(String, String)]) -> Result<
             "--run-ignored",
             "only",
             "--no-fail-fast",
+            "--retries",
+            retries,
             "-E",
         ])
         .arg(format!("test(/^{prefix}/)"))
