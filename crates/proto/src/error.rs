@@ -22,6 +22,30 @@ pub enum ErrorCode {
     Busy,
     /// Anything else; the message says what.
     Internal,
+    /// No token, or a token that is not ours (bad signature, garbled).
+    Unauthorized,
+    /// The token has expired.
+    TokenExpired,
+    /// The token is for another room.
+    WrongRoom,
+    /// The token is valid but lacks the role or grant this needs.
+    Forbidden,
+    /// The SDP offer (or trickle fragment) could not be parsed or negotiated.
+    BadSdp,
+    /// The peer offered no codec the relay can forward (H.264 packetization-mode 1, Opus).
+    UnsupportedCodec,
+    /// The request body or message is larger than the relay accepts.
+    TooLarge,
+    /// The stage already has the most students it allows.
+    StageFull,
+    /// Publishing needs a place on the stage first.
+    NotOnStage,
+    /// Too many requests or messages; slow down.
+    RateLimited,
+    /// A signaling message of a protocol version this relay does not speak.
+    UnsupportedVersion,
+    /// The relay is at its configured limit of peers or rooms.
+    Capacity,
 }
 
 /// The error shape of every IPC command and HTTP endpoint: `{ code, message }`.

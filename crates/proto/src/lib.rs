@@ -8,14 +8,20 @@
 
 mod devices;
 mod error;
+mod ids;
 mod selfcheck;
 mod settings;
+mod signal;
+mod token;
 
 pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
 pub use error::{ApiError, ErrorCode};
+pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};
 pub use selfcheck::{
     Area, CameraStats, EncodeSpeed, EncoderStats, Finding, FindingCode, MicStats, ParamValue,
     PublishResolution, ReportSummary, SelfCheckProgress, SelfCheckReport, Severity, SpeakerMethod,
     SpeakerStats, Stage, Verdict,
 };
 pub use settings::{Language, Settings};
+pub use signal::*;
+pub use token::{Grants, MAX_NAME_CHARS, Role, TokenClaims};

@@ -1,0 +1,152 @@
+//! `lectern-relay`: the standalone relay, and its token tool.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use lectern_proto::{PeerId, Role, RoomId};
+use lectern_relay::{Relay, RelayConfig, TokenSigner};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lectern-relay",
+    version,
+    about = "Lectern's media relay: WHIP/WHEP SFU, rooms, signaling"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// TOML configuration file (environment variables LECTERN_RELAY_* override it).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the relay (the default).
+    Serve,
+    /// Print a signed token.
+    Token {
+        #[arg(long)]
+        room: String,
+        #[arg(long, default_value = "student")]
+        role: Role,
+        #[arg(long)]
+        name: String,
+        /// The bearer's id in the room (default: derived from the name).
+        #[arg(long)]
+        id: Option<String>,
+        /// Lifetime, like 90s, 45m, 2h, 1d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+}
+
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and s, m, h or d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn id_from_name(name: &str) -> String {
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let id = id.trim_matches('-').to_string();
+    if id.is_empty() {
+        format!("p-{:08x}", rand_u32())
+    } else {
+        id.chars().take(48).collect()
+    }
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rtc=warn,webrtc=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = RelayConfig::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Token {
+            room,
+            role,
+            name,
+            id,
+            ttl,
+        } => {
+            anyhow::ensure!(
+                !config.secret.is_empty(),
+                "set `secret` in the config file or LECTERN_RELAY_SECRET: a token must be signed with the relay's secret"
+            );
+            let room = RoomId::new(room).context("--room")?;
+            let id = PeerId::new(id.unwrap_or_else(|| id_from_name(&name))).context("--id")?;
+            let signer = TokenSigner::new(config.secret.as_bytes());
+            println!("{}", signer.issue(room, id, &name, role, ttl));
+            Ok(())
+        }
+        Cmd::Serve => {
+            if config.secret.is_empty() {
+                tracing::warn!(
+                    "no secret configured: using a random one, so only tokens issued by this process work"
+                );
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let relay = Relay::start(config).await?;
+                println!(
+                    "lectern-relay listening: http://{} media {} (udp{})",
+                    relay.http_addr(),
+                    relay.media_addr(),
+                    if relay.announced().is_empty() {
+                        ""
+                    } else {
+                        "+tcp"
+                    }
+                );
+                let ctrl_c = tokio::signal::ctrl_c();
+                #[cfg(unix)]
+                {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    tokio::select! {
+                        _ = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                ctrl_c.await?;
+                tracing::info!("shutting down");
+                relay.shutdown().await;
+                anyhow::Ok(())
+            })
+        }
+    }
+}

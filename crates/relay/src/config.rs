@@ -1,0 +1,170 @@
+//! Relay configuration: a TOML file, then `LECTERN_RELAY_*` environment overrides.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+/// How a relay listens and what it allows.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// HTTP address (WHIP, WHEP, signaling, pages). Default `0.0.0.0:8686`.
+    pub http: SocketAddr,
+    /// Address of the shared media port, UDP and (when `tcp` is on) ICE-TCP. Default
+    /// `0.0.0.0:8687`; port 0 picks a free one.
+    pub media: SocketAddr,
+    /// Offer ICE-TCP on the media port for networks that block UDP.
+    pub tcp: bool,
+    /// Addresses announced to peers. Empty: every address of this machine's interfaces
+    /// (or the bind address when it is specific). Set this to the public address of a
+    /// server behind 1:1 NAT.
+    pub public_ips: Vec<IpAddr>,
+    /// Announce loopback addresses too (for peers on this machine).
+    pub include_loopback: bool,
+    /// Token secret. Empty: a random secret for this run only (tokens die with it).
+    pub secret: String,
+    /// Most WebRTC sessions at once.
+    pub max_sessions: usize,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            http: "0.0.0.0:8686".parse().expect("valid literal"),
+            media: "0.0.0.0:8687".parse().expect("valid literal"),
+            tcp: true,
+            public_ips: Vec::new(),
+            include_loopback: true,
+            secret: String::new(),
+            max_sessions: 4000,
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    /// An environment override does not parse.
+    #[error("{name}={value}: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl RelayConfig {
+    /// Reads `path` (if given), then applies environment overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        if let Some(v) = env("LECTERN_RELAY_HTTP") {
+            self.http = parse("LECTERN_RELAY_HTTP", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MEDIA") {
+            self.media = parse("LECTERN_RELAY_MEDIA", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_TCP") {
+            self.tcp = parse("LECTERN_RELAY_TCP", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_PUBLIC_IPS") {
+            self.public_ips = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse("LECTERN_RELAY_PUBLIC_IPS", s.to_string()))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_SECRET") {
+            self.secret = v;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MAX_SESSIONS") {
+            self.max_sessions = parse("LECTERN_RELAY_MAX_SESSIONS", v)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(
+            &path,
+            "http = \"127.0.0.1:9000\"\npublic_ips = [\"203.0.113.7\"]\n",
+        )
+        .unwrap();
+        let config = RelayConfig::load(Some(&path), |name| {
+            (name == "LECTERN_RELAY_MEDIA").then(|| "127.0.0.1:0".to_string())
+        })
+        .unwrap();
+        assert_eq!(config.http, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.media, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(
+            config.public_ips,
+            vec!["203.0.113.7".parse::<IpAddr>().unwrap()]
+        );
+        assert!(config.tcp);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "htp = \"x\"\n").unwrap();
+        let err = RelayConfig::load(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("htp"), "{err}");
+        let err = RelayConfig::load(None, |n| (n == "LECTERN_RELAY_TCP").then(|| "maybe".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("LECTERN_RELAY_TCP=maybe"), "{err}");
+    }
+}

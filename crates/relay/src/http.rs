@@ -1,0 +1,498 @@
+//! The HTTP surface (see `docs/protocol.md`): WHIP, WHEP, signaling upgrade, the
+//! student page, health and metrics.
+
+use crate::auth::{Access, AuthError, TokenSigner, unix_now};
+use crate::hub::{HubCommand, WsOut};
+use crate::metrics::Metrics;
+use crate::room::{ConnId, MAX_MESSAGE_BYTES};
+use crate::sfu::offer::MAX_SDP_BYTES;
+use crate::sfu::shell::Command;
+use crate::sfu::{SessionAnswer, SessionId, SessionRequest};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lectern_proto::{ApiError, ErrorCode, PeerId, Role, RoomId};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use tokio::sync::{mpsc, oneshot};
+
+/// Everything the handlers share.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub signer: TokenSigner,
+    pub engine: mpsc::Sender<Command>,
+    pub hub: mpsc::Sender<HubCommand>,
+    pub metrics: Arc<Metrics>,
+    pub next_conn: Arc<AtomicU64>,
+}
+
+/// An error answered as `{code, message}` with the matching status.
+#[derive(Debug)]
+pub(crate) struct HttpError(ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<AuthError> for HttpError {
+    fn from(e: AuthError) -> Self {
+        Self(ApiError::new(e.code(), e.to_string()))
+    }
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthorized | ErrorCode::TokenExpired => StatusCode::UNAUTHORIZED,
+        ErrorCode::WrongRoom | ErrorCode::Forbidden | ErrorCode::NotOnStage => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::NotFound | ErrorCode::DeviceNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::StageFull | ErrorCode::Busy => StatusCode::CONFLICT,
+        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedCodec => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Capacity => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::InvalidInput | ErrorCode::BadSdp | ErrorCode::UnsupportedVersion => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.0.code);
+        (status, axum::Json(self.0)).into_response()
+    }
+}
+
+type HttpResult<T> = Result<T, HttpError>;
+
+fn invalid(message: impl Into<String>) -> HttpError {
+    HttpError(ApiError::new(ErrorCode::InvalidInput, message))
+}
+
+/// Builds the router.
+pub(crate) fn router(state: AppState) -> Router {
+    let media = Router::new()
+        .route("/whip/{room}", post(whip_post))
+        .route(
+            "/whip/{room}/{session}",
+            axum::routing::patch(session_patch).delete(session_delete),
+        )
+        .route("/whep/{room}", post(whep_post))
+        .route(
+            "/whep/{room}/{session}",
+            axum::routing::patch(session_patch).delete(session_delete),
+        )
+        .layer(DefaultBodyLimit::max(MAX_SDP_BYTES))
+        .layer(middleware::from_fn(cors));
+    Router::new()
+        .merge(media)
+        .route("/ws/{room}", get(ws_upgrade))
+        .route("/room/{room}", get(student_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/assets/{*path}", get(asset))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_errors))
+        .with_state(state)
+}
+
+async fn not_found() -> HttpError {
+    HttpError(ApiError::new(ErrorCode::NotFound, "no such endpoint"))
+}
+
+/// Counts error answers by code for `/metrics`.
+async fn count_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        let code = match resp.status() {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+            StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::UnsupportedCodec,
+            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Capacity,
+            s if s.is_server_error() => ErrorCode::Internal,
+            _ => ErrorCode::InvalidInput,
+        };
+        state.metrics.error(code);
+    }
+    resp
+}
+
+/// Open CORS on the media endpoints: any page may publish or watch with a token.
+async fn cors(req: Request, next: Next) -> Response {
+    let preflight = req.method() == Method::OPTIONS;
+    let mut resp = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut()
+            .insert("accept-post", HeaderValue::from_static("application/sdp"));
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, PATCH, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, if-match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("location, etag, link, accept-post"),
+    );
+    resp
+}
+
+fn parse_room(room: &str) -> HttpResult<RoomId> {
+    RoomId::new(room).map_err(|e| invalid(format!("room: {e}")))
+}
+
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map_or("", str::trim)
+}
+
+fn check_sdp_body(headers: &HeaderMap, body: &Bytes) -> HttpResult<String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/sdp") {
+        return Err(HttpError(ApiError::new(
+            ErrorCode::InvalidInput,
+            "Content-Type must be application/sdp",
+        )));
+    }
+    String::from_utf8(body.to_vec())
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::BadSdp, "the offer is not UTF-8")))
+}
+
+async fn ask<T>(
+    tx: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+) -> HttpResult<T> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply))
+        .await
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "media engine stopped")))?;
+    rx.await
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "media engine stopped")))?
+        .map_err(HttpError)
+}
+
+fn created(kind: &str, room: &RoomId, answer: SessionAnswer) -> Response {
+    let location = format!("/{kind}/{room}/{}", answer.session);
+    Response::builder()
+        .status(StatusCode::CREATED)
+        .header(header::CONTENT_TYPE, "application/sdp")
+        .header(header::LOCATION, location)
+        .header(header::ETAG, format!("\"{}\"", answer.session))
+        .body(Body::from(answer.sdp))
+        .expect("static headers are valid")
+}
+
+fn access(state: &AppState, headers: &HeaderMap, room: &RoomId) -> HttpResult<Access> {
+    Ok(state.signer.access(bearer(headers), room, unix_now())?)
+}
+
+fn session_request(access: &Access, room: RoomId, offer: String) -> SessionRequest {
+    let c = access.claims();
+    SessionRequest {
+        room,
+        peer: c.sub.clone(),
+        name: c.name.clone(),
+        role: c.role,
+        offer,
+    }
+}
+
+async fn whip_post(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    let access = access(&state, &headers, &room)?;
+    let (reply, rx) = oneshot::channel();
+    state
+        .hub
+        .send(HubCommand::MayPublish {
+            claims: access.claims().clone(),
+            reply,
+        })
+        .await
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "signaling stopped")))?;
+    if let Err(code) = rx.await.unwrap_or(Err(ErrorCode::Internal)) {
+        let message = match code {
+            ErrorCode::NotOnStage => "a student publishes only while on stage",
+            _ => "this token may not publish",
+        };
+        return Err(HttpError(ApiError::new(code, message)));
+    }
+    let offer = check_sdp_body(&headers, &body)?;
+    let req = session_request(&access, room.clone(), offer);
+    let answer = ask(&state.engine, |reply| Command::Publish { req, reply }).await?;
+    Ok(created("whip", &room, answer))
+}
+
+#[derive(Debug, Deserialize)]
+struct WhepQuery {
+    peer: Option<String>,
+}
+
+async fn whep_post(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(q): Query<WhepQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    let access = access(&state, &headers, &room)?;
+    access.require_subscribe()?;
+    let source = q
+        .peer
+        .map(PeerId::new)
+        .transpose()
+        .map_err(|e| invalid(format!("peer: {e}")))?;
+    let offer = check_sdp_body(&headers, &body)?;
+    let req = session_request(&access, room.clone(), offer);
+    let answer = ask(&state.engine, |reply| Command::Subscribe {
+        req,
+        source,
+        reply,
+    })
+    .await?;
+    Ok(created("whep", &room, answer))
+}
+
+async fn modify(
+    state: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    session: &str,
+    trickle: Option<String>,
+) -> HttpResult<()> {
+    let room = parse_room(room)?;
+    let access = access(state, headers, &room)?;
+    let session = SessionId::parse(session)
+        .ok_or_else(|| HttpError(ApiError::new(ErrorCode::NotFound, "no such session")))?;
+    let by = access.peer().clone();
+    let teacher = access.role() == Role::Teacher;
+    ask(&state.engine, |reply| Command::Modify {
+        room,
+        session,
+        by,
+        teacher,
+        trickle,
+        reply,
+    })
+    .await
+}
+
+async fn session_patch(
+    State(state): State<AppState>,
+    Path((room, session)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResult<StatusCode> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/trickle-ice-sdpfrag") {
+        return Err(invalid(
+            "Content-Type must be application/trickle-ice-sdpfrag",
+        ));
+    }
+    let frag = String::from_utf8(body.to_vec())
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::BadSdp, "not UTF-8")))?;
+    modify(&state, &headers, &room, &session, Some(frag)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn session_delete(
+    State(state): State<AppState>,
+    Path((room, session)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> HttpResult<StatusCode> {
+    modify(&state, &headers, &room, &session, None).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn ws_upgrade(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(q): Query<TokenQuery>,
+    ws: WebSocketUpgrade,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    let access = state.signer.access(&q.token, &room, unix_now())?;
+    access.require_subscribe()?;
+    let claims = access.claims().clone();
+    Ok(ws
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve_ws(state, claims, socket)))
+}
+
+async fn serve_ws(state: AppState, claims: lectern_proto::TokenClaims, mut socket: WebSocket) {
+    let conn = ConnId(state.next_conn.fetch_add(1, Relaxed));
+    let (tx, mut rx) = mpsc::channel(crate::hub::CONN_QUEUE);
+    if state
+        .hub
+        .send(HubCommand::Connect {
+            conn,
+            claims,
+            out: tx,
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(WsOut::Text(text)) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsOut::Close) | None => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if state.hub.send(HubCommand::Text { conn, text: text.to_string() }).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let text = "\u{0}binary frames are not part of the protocol".to_string();
+                    if state.hub.send(HubCommand::Text { conn, text }).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {} // ping/pong are answered by the library
+            }
+        }
+    }
+    let _ = state.hub.send(HubCommand::Disconnect { conn }).await;
+}
+
+#[derive(rust_embed::Embed)]
+#[folder = "../../ui/dist"]
+#[allow_missing = true]
+struct Ui;
+
+fn embedded(path: &str) -> Option<Response> {
+    let file = Ui::get(path)?;
+    let mime = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("woff2") => "font/woff2",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    let cache = if path.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Some(
+        Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CACHE_CONTROL, cache)
+            .body(Body::from(file.data.into_owned()))
+            .expect("static headers are valid"),
+    )
+}
+
+async fn asset(Path(path): Path<String>) -> HttpResult<Response> {
+    embedded(&format!("assets/{path}"))
+        .ok_or_else(|| HttpError(ApiError::new(ErrorCode::NotFound, "no such asset")))
+}
+
+async fn student_page(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    // The page itself explains a missing or bad token in the student's language; the
+    // status says it too, for anything that is not a browser.
+    let status = match RoomId::new(&room) {
+        Err(_) => StatusCode::BAD_REQUEST,
+        Ok(room) => match state.signer.access(&q.token, &room, unix_now()) {
+            Ok(_) => StatusCode::OK,
+            Err(_) => StatusCode::UNAUTHORIZED,
+        },
+    };
+    match embedded("student.html") {
+        Some(mut page) => {
+            *page.status_mut() = status;
+            page
+        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the student page was not built into this relay (run `cargo xtask run` or `npm run build` in ui/ first)",
+        )
+            .into_response(),
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rooms": m.rooms.load(Relaxed),
+        "peers": m.publishers.load(Relaxed) + m.subscribers.load(Relaxed),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

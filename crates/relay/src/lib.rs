@@ -1,0 +1,206 @@
+//! Lectern's media relay.
+//!
+//! A selective forwarding unit for WebRTC (WHIP in, WHEP out) on one UDP port with an
+//! ICE-TCP fallback, rooms with a stage of up to six students, signed tokens, WebSocket
+//! signaling, and the student web page. It runs inside the desktop app and as the
+//! standalone `lectern-relay` binary; both call [`Relay::start`].
+//!
+//! Invariants:
+//! - RTP is forwarded, never decoded; each subscriber gets its own SSRC and the payload
+//!   type it negotiated.
+//! - Every queue between tasks is bounded, and each states what happens when full (see
+//!   the `sfu::shell` and `hub` module docs).
+//! - Protocol logic (rooms, the SFU engine) is driven with explicit time and no I/O.
+
+mod auth;
+mod config;
+mod http;
+mod hub;
+mod metrics;
+pub mod room;
+pub mod sfu;
+
+pub use auth::{Access, AuthError, MAX_TOKEN_LEN, TokenSigner, unix_now};
+pub use config::{ConfigError, RelayConfig};
+pub use metrics::{DropReason, Metrics};
+
+use sfu::{Engine, EngineConfig, LocalTransport};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// Why a relay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// No address to announce to peers was found.
+    #[error("no network address to announce; set public_ips")]
+    NoAddress,
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    http_addr: SocketAddr,
+    media_addr: SocketAddr,
+    announced: Vec<IpAddr>,
+    signer: TokenSigner,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn announce_addresses(config: &RelayConfig, bound: IpAddr) -> Vec<IpAddr> {
+    if !config.public_ips.is_empty() {
+        return config.public_ips.clone();
+    }
+    if !bound.is_unspecified() {
+        return vec![bound];
+    }
+    let mut ips: Vec<IpAddr> = rtc::shared::ifaces::ifaces()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.addr.map(|a| a.ip()))
+        .filter(|ip| bound.is_ipv4() == ip.is_ipv4() || bound.is_ipv6())
+        .filter(|ip| config.include_loopback || !ip.is_loopback())
+        // Link-local IPv6 needs a scope id browsers do not use in candidates.
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+impl Relay {
+    /// Binds the ports and starts the relay's tasks on the current tokio runtime.
+    pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        let bind_err = |addr| move |source| RelayError::Bind { addr, source };
+        let udp = UdpSocket::bind(config.media)
+            .await
+            .map_err(bind_err(config.media))?;
+        let media_addr = udp.local_addr().map_err(bind_err(config.media))?;
+        let tcp = if config.tcp {
+            let addr = media_addr;
+            Some(TcpListener::bind(addr).await.map_err(bind_err(addr))?)
+        } else {
+            None
+        };
+        let http = TcpListener::bind(config.http)
+            .await
+            .map_err(bind_err(config.http))?;
+        let http_addr = http.local_addr().map_err(bind_err(config.http))?;
+        let announced = announce_addresses(&config, media_addr.ip());
+        if announced.is_empty() {
+            return Err(RelayError::NoAddress);
+        }
+
+        let signer = if config.secret.is_empty() {
+            TokenSigner::random()
+        } else {
+            TokenSigner::new(config.secret.as_bytes())
+        };
+        let metrics = Arc::new(Metrics::default());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (engine_tx, engine_rx) = mpsc::channel(64);
+        let (hub_tx, hub_rx) = mpsc::channel(1024);
+
+        let engine = Engine::new(
+            EngineConfig {
+                transport: LocalTransport {
+                    udp_port: media_addr.port(),
+                    tcp_port: config.tcp.then_some(media_addr.port()),
+                    addresses: announced.clone(),
+                },
+                max_sessions: config.max_sessions,
+            },
+            metrics.clone(),
+        );
+        let mut tasks = vec![
+            tokio::spawn(sfu::shell::run(
+                engine,
+                udp,
+                tcp,
+                engine_rx,
+                hub_tx.clone(),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(hub::run(
+                hub_rx,
+                engine_tx.clone(),
+                metrics.clone(),
+                shutdown_rx.clone(),
+            )),
+        ];
+        let state = http::AppState {
+            signer: signer.clone(),
+            engine: engine_tx,
+            hub: hub_tx,
+            metrics: metrics.clone(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+        };
+        let app = http::router(state);
+        let mut stop = shutdown_rx;
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(http, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("http server: {e}");
+            }
+        }));
+        tracing::info!(%http_addr, %media_addr, ?announced, "relay started");
+        Ok(Self {
+            http_addr,
+            media_addr,
+            announced,
+            signer,
+            metrics,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Where the HTTP surface listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Where the media port (UDP, and ICE-TCP when on) listens.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.media_addr
+    }
+
+    /// Addresses announced in ICE candidates.
+    pub fn announced(&self) -> &[IpAddr] {
+        &self.announced
+    }
+
+    /// The token signer (the embedded relay's console issues tokens with it).
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
+    /// Live counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Says goodbye to signaling clients, stops accepting, and waits for the tasks.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

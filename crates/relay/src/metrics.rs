@@ -1,0 +1,184 @@
+//! Counters the relay exports at `/metrics` in the Prometheus text format.
+//!
+//! Plain atomics: the media engine bumps them on its hot path without locks, and the
+//! HTTP handler reads a consistent-enough snapshot.
+
+use lectern_proto::ErrorCode;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Why the relay dropped a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// A subscriber's send queue (socket buffer or TCP queue) was full.
+    SendQueueFull,
+    /// Video held back until a new subscriber's first keyframe.
+    AwaitingKeyframe,
+    /// A datagram from an address no session knows.
+    UnknownSource,
+}
+
+/// All counters of one relay.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub rooms: AtomicI64,
+    pub publishers: AtomicI64,
+    pub subscribers: AtomicI64,
+    pub signaling_connections: AtomicI64,
+    pub tracks: AtomicI64,
+    pub rtp_in_packets: AtomicU64,
+    pub rtp_in_bytes: AtomicU64,
+    pub rtp_out_packets: AtomicU64,
+    pub rtp_out_bytes: AtomicU64,
+    pub nacks: AtomicU64,
+    pub plis_forwarded: AtomicU64,
+    pub plis_coalesced: AtomicU64,
+    pub drops_queue_full: AtomicU64,
+    pub drops_keyframe_wait: AtomicU64,
+    pub drops_unknown_source: AtomicU64,
+    pub signaling_in: AtomicU64,
+    pub signaling_out: AtomicU64,
+    errors: Mutex<Vec<(ErrorCode, u64)>>,
+}
+
+impl Metrics {
+    /// Counts one dropped packet.
+    pub fn drop_packet(&self, reason: DropReason) {
+        let counter = match reason {
+            DropReason::SendQueueFull => &self.drops_queue_full,
+            DropReason::AwaitingKeyframe => &self.drops_keyframe_wait,
+            DropReason::UnknownSource => &self.drops_unknown_source,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one error answered to a client.
+    pub fn error(&self, code: ErrorCode) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        match errors.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => errors.push((code, 1)),
+        }
+    }
+
+    /// Renders everything in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, samples: &[(&str, i64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let counter = |out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        gauge(
+            &mut out,
+            "lectern_relay_rooms",
+            "Rooms with anyone in them.",
+            &[("", self.rooms.load(Relaxed))],
+        );
+        gauge(
+            &mut out,
+            "lectern_relay_peers",
+            "WebRTC sessions and signaling connections.",
+            &[
+                ("{kind=\"publisher\"}", self.publishers.load(Relaxed)),
+                ("{kind=\"subscriber\"}", self.subscribers.load(Relaxed)),
+                (
+                    "{kind=\"signaling\"}",
+                    self.signaling_connections.load(Relaxed),
+                ),
+            ],
+        );
+        gauge(
+            &mut out,
+            "lectern_relay_tracks",
+            "Published tracks with media flowing.",
+            &[("", self.tracks.load(Relaxed))],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_rtp_packets_total",
+            "RTP packets received from publishers and sent to subscribers.",
+            &[
+                ("{direction=\"in\"}", self.rtp_in_packets.load(Relaxed)),
+                ("{direction=\"out\"}", self.rtp_out_packets.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_rtp_bytes_total",
+            "RTP payload bytes received and sent.",
+            &[
+                ("{direction=\"in\"}", self.rtp_in_bytes.load(Relaxed)),
+                ("{direction=\"out\"}", self.rtp_out_bytes.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_nacks_total",
+            "NACK packets received from subscribers.",
+            &[("", self.nacks.load(Relaxed))],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_plis_total",
+            "Keyframe requests towards publishers.",
+            &[
+                ("{outcome=\"forwarded\"}", self.plis_forwarded.load(Relaxed)),
+                ("{outcome=\"coalesced\"}", self.plis_coalesced.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_dropped_packets_total",
+            "Packets the relay dropped, by reason.",
+            &[
+                (
+                    "{reason=\"send_queue_full\"}",
+                    self.drops_queue_full.load(Relaxed),
+                ),
+                (
+                    "{reason=\"awaiting_keyframe\"}",
+                    self.drops_keyframe_wait.load(Relaxed),
+                ),
+                (
+                    "{reason=\"unknown_source\"}",
+                    self.drops_unknown_source.load(Relaxed),
+                ),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_signaling_messages_total",
+            "Signaling messages received and sent.",
+            &[
+                ("{direction=\"in\"}", self.signaling_in.load(Relaxed)),
+                ("{direction=\"out\"}", self.signaling_out.load(Relaxed)),
+            ],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP lectern_relay_errors_total Errors answered to clients, by code.\n# TYPE lectern_relay_errors_total counter"
+        );
+        let errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (code, n) in errors {
+            let code = serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(out, "lectern_relay_errors_total{{code=\"{code}\"}} {n}");
+        }
+        out
+    }
+}

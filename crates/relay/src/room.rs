@@ -1,0 +1,657 @@
+//! Rooms as a sans-IO state machine: who is here, hands, chat, the stage, who publishes.
+//!
+//! Feed it [`RoomInput`]s with the time, drain [`RoomOutput`]s. No sockets, no clock
+//! reads, no locks: the signaling shell owns one `Rooms` and tests drive it directly.
+
+use lectern_proto::{
+    ApiError, ByeReason, ChatLine, ClientMessage, Envelope, ErrorCode, MAX_CHAT_CHARS, MAX_STAGE,
+    PROTOCOL_VERSION, Participant, PeerId, Publisher, Role, RoomId, ServerMessage, TokenClaims,
+};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Chat lines a newcomer receives.
+pub const CHAT_HISTORY: usize = 50;
+/// Longest signaling message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Sustained messages per second one connection may send.
+const RATE_PER_SEC: f64 = 20.0;
+/// Burst allowance above the sustained rate.
+const RATE_BURST: f64 = 40.0;
+/// Unreadable or refused messages in a row before the connection is closed.
+const MAX_STRIKES: u32 = 50;
+/// How long a student keeps a place on stage while their connection is down.
+pub const STAGE_GRACE: Duration = Duration::from_secs(30);
+
+/// One signaling connection, numbered by the shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// The time, both ways the room needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic, for rate limits and grace periods.
+    pub mono: Instant,
+    /// Wall clock in ms since the Unix epoch, stamped on chat lines.
+    pub unix_ms: u64,
+}
+
+/// What happens to the rooms.
+#[derive(Debug)]
+pub enum RoomInput<'a> {
+    /// A connection with checked claims joins their room.
+    Connect { conn: ConnId, claims: TokenClaims },
+    /// A connection went away.
+    Disconnect { conn: ConnId },
+    /// A text frame arrived on a connection.
+    Text { conn: ConnId, text: &'a str },
+    /// The media engine reports a publisher live.
+    PublisherUp { room: RoomId, publisher: Publisher },
+    /// The media engine reports a publisher gone.
+    PublisherDown { room: RoomId, peer: PeerId },
+    /// The relay is shutting down: say goodbye to everyone.
+    Shutdown,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomOutput {
+    /// Send a message on a connection.
+    Send { conn: ConnId, msg: ServerMessage },
+    /// Close a connection (a `bye` was sent just before).
+    Close { conn: ConnId },
+    /// Stop a participant's publish session (they left the stage).
+    EndPublish { room: RoomId, peer: PeerId },
+}
+
+#[derive(Debug)]
+struct Member {
+    participant: Participant,
+    conn: Option<ConnId>,
+    offline_since: Option<Instant>,
+    invited: bool,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    members: Vec<Member>,
+    chat: VecDeque<ChatLine>,
+    stage: Vec<PeerId>,
+    publishers: Vec<Publisher>,
+}
+
+impl Room {
+    fn member(&mut self, peer: &PeerId) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| &m.participant.id == peer)
+    }
+    fn online(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.conn.is_some())
+    }
+    fn roster(&self) -> Vec<Participant> {
+        self.online().map(|m| m.participant.clone()).collect()
+    }
+    fn is_idle(&self) -> bool {
+        self.members.is_empty() && self.publishers.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    room: RoomId,
+    peer: PeerId,
+    tokens: f64,
+    last_refill: Instant,
+    strikes: u32,
+}
+
+/// All rooms of one relay.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    rooms: HashMap<RoomId, Room>,
+    conns: HashMap<ConnId, Conn>,
+    out: VecDeque<RoomOutput>,
+}
+
+impl Rooms {
+    /// No rooms yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of rooms with anyone (or any publisher) in them.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Number of open signaling connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether `peer` may publish in `room` now: teachers (and tokens with the publish
+    /// grant) always, students while on stage.
+    pub fn may_publish(&self, room: &RoomId, claims: &TokenClaims) -> Result<(), ErrorCode> {
+        if claims.grants.publish {
+            return Ok(());
+        }
+        if claims.role != Role::Student {
+            return Err(ErrorCode::Forbidden);
+        }
+        let on_stage = self
+            .rooms
+            .get(room)
+            .is_some_and(|r| r.stage.contains(&claims.sub));
+        if on_stage {
+            Ok(())
+        } else {
+            Err(ErrorCode::NotOnStage)
+        }
+    }
+
+    /// Who is on stage in `room`.
+    pub fn stage(&self, room: &RoomId) -> Vec<PeerId> {
+        self.rooms
+            .get(room)
+            .map(|r| r.stage.clone())
+            .unwrap_or_default()
+    }
+
+    /// Feeds one input.
+    pub fn handle_input(&mut self, now: Now, input: RoomInput<'_>) {
+        match input {
+            RoomInput::Connect { conn, claims } => self.connect(now, conn, claims),
+            RoomInput::Disconnect { conn } => self.disconnect(now, conn),
+            RoomInput::Text { conn, text } => self.text(now, conn, text),
+            RoomInput::PublisherUp { room, publisher } => {
+                let r = self.rooms.entry(room.clone()).or_default();
+                r.publishers.retain(|p| p.peer != publisher.peer);
+                r.publishers.push(publisher.clone());
+                self.broadcast(&room, ServerMessage::PublisherAdded { publisher });
+            }
+            RoomInput::PublisherDown { room, peer } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    let before = r.publishers.len();
+                    r.publishers.retain(|p| p.peer != peer);
+                    if r.publishers.len() != before {
+                        self.broadcast(&room, ServerMessage::PublisherRemoved { peer });
+                    }
+                }
+                self.forget_if_idle(&room);
+            }
+            RoomInput::Shutdown => {
+                let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+                for conn in conns {
+                    self.bye(conn, ByeReason::Shutdown);
+                }
+            }
+        }
+    }
+
+    /// Next output for the shell.
+    pub fn poll_output(&mut self) -> Option<RoomOutput> {
+        self.out.pop_front()
+    }
+
+    /// When [`Rooms::handle_timeout`] next has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.rooms
+            .values()
+            .flat_map(|r| r.members.iter())
+            .filter_map(|m| m.offline_since.map(|t| t + STAGE_GRACE))
+            .min()
+    }
+
+    /// Ends grace periods that have run out.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<RoomId> = self.rooms.keys().cloned().collect();
+        for id in ids {
+            let expired: Vec<PeerId> = self.rooms[&id]
+                .members
+                .iter()
+                .filter(|m| m.offline_since.is_some_and(|t| now >= t + STAGE_GRACE))
+                .map(|m| m.participant.id.clone())
+                .collect();
+            for peer in expired {
+                self.take_off_stage(&id, &peer);
+                if let Some(r) = self.rooms.get_mut(&id) {
+                    r.members.retain(|m| m.participant.id != peer);
+                }
+            }
+            self.forget_if_idle(&id);
+        }
+    }
+
+    fn connect(&mut self, now: Now, conn: ConnId, claims: TokenClaims) {
+        let room_id = claims.room.clone();
+        let room = self.rooms.entry(room_id.clone()).or_default();
+        let replaced = match room.member(&claims.sub) {
+            Some(m) => {
+                let old = m.conn.replace(conn);
+                m.offline_since = None;
+                m.participant.name = claims.name.clone();
+                old
+            }
+            None => {
+                room.members.push(Member {
+                    participant: Participant {
+                        id: claims.sub.clone(),
+                        name: claims.name.clone(),
+                        role: claims.role,
+                        hand: false,
+                        on_stage: false,
+                    },
+                    conn: Some(conn),
+                    offline_since: None,
+                    invited: false,
+                });
+                None
+            }
+        };
+        if let Some(old) = replaced {
+            self.conns.remove(&old);
+            self.push(
+                old,
+                ServerMessage::Bye {
+                    reason: ByeReason::Replaced,
+                },
+            );
+            self.out.push_back(RoomOutput::Close { conn: old });
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                room: room_id.clone(),
+                peer: claims.sub.clone(),
+                tokens: RATE_BURST,
+                last_refill: now.mono,
+                strikes: 0,
+            },
+        );
+        let room = &self.rooms[&room_id];
+        let you = room
+            .members
+            .iter()
+            .find(|m| m.participant.id == claims.sub)
+            .map(|m| m.participant.clone())
+            .expect("member was just inserted");
+        let welcome = ServerMessage::Welcome {
+            room: room_id.clone(),
+            you: you.clone(),
+            roster: room.roster(),
+            publishers: room.publishers.clone(),
+            chat: room.chat.iter().cloned().collect(),
+            max_stage: MAX_STAGE,
+        };
+        self.push(conn, welcome);
+        self.broadcast_except(
+            &room_id,
+            conn,
+            ServerMessage::Participant { participant: you },
+        );
+    }
+
+    fn disconnect(&mut self, now: Now, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&c.room) else {
+            return;
+        };
+        let Some(m) = room.member(&c.peer) else {
+            return;
+        };
+        if m.conn != Some(conn) {
+            return;
+        }
+        m.conn = None;
+        m.participant.hand = false;
+        m.invited = false;
+        if m.participant.on_stage {
+            // Keep the place on stage for a while: a student on a weak network comes back.
+            m.offline_since = Some(now.mono);
+        } else {
+            room.members.retain(|m| m.participant.id != c.peer);
+        }
+        self.broadcast(&c.room, ServerMessage::Left { peer: c.peer });
+        self.forget_if_idle(&c.room);
+    }
+
+    fn forget_if_idle(&mut self, room: &RoomId) {
+        if self.rooms.get(room).is_some_and(Room::is_idle) {
+            self.rooms.remove(room);
+        }
+    }
+
+    fn text(&mut self, now: Now, conn: ConnId, text: &str) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        // Token bucket: refill, then spend one.
+        let elapsed = now
+            .mono
+            .saturating_duration_since(c.last_refill)
+            .as_secs_f64();
+        c.tokens = (c.tokens + elapsed * RATE_PER_SEC).min(RATE_BURST);
+        c.last_refill = now.mono;
+        if c.tokens < 1.0 {
+            self.refuse(
+                conn,
+                ErrorCode::RateLimited,
+                "more than 20 messages a second",
+            );
+            return;
+        }
+        c.tokens -= 1.0;
+        if text.len() > MAX_MESSAGE_BYTES {
+            self.refuse(conn, ErrorCode::TooLarge, "messages are at most 16 KiB");
+            return;
+        }
+        let v = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => v,
+            Err(e) => {
+                self.refuse(conn, ErrorCode::InvalidInput, &format!("not JSON: {e}"));
+                return;
+            }
+        };
+        if let Some(version) = v.get("v").and_then(serde_json::Value::as_u64)
+            && version != u64::from(PROTOCOL_VERSION)
+        {
+            self.refuse(
+                conn,
+                ErrorCode::UnsupportedVersion,
+                &format!("this relay speaks version {PROTOCOL_VERSION}"),
+            );
+            return;
+        }
+        let msg = match serde_json::from_value::<Envelope<ClientMessage>>(v) {
+            Ok(env) => env.body,
+            Err(e) => {
+                self.refuse(
+                    conn,
+                    ErrorCode::InvalidInput,
+                    &format!("unreadable message: {e}"),
+                );
+                return;
+            }
+        };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (room, peer) = (c.room.clone(), c.peer.clone());
+        match self.apply(now, &room, &peer, conn, msg) {
+            Ok(off_stage) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.strikes = 0;
+                }
+                if let Some(peer) = off_stage {
+                    self.take_off_stage(&room, &peer);
+                }
+            }
+            Err(error) => self.refuse(conn, error.code, &error.message),
+        }
+    }
+
+    fn refuse(&mut self, conn: ConnId, code: ErrorCode, message: &str) {
+        let strikes = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                c.strikes += 1;
+                c.strikes
+            }
+            None => return,
+        };
+        if strikes >= MAX_STRIKES {
+            self.bye(conn, ByeReason::Misbehaving);
+            return;
+        }
+        self.push(
+            conn,
+            ServerMessage::Error {
+                error: ApiError::new(code, message),
+            },
+        );
+    }
+
+    fn bye(&mut self, conn: ConnId, reason: ByeReason) {
+        self.push(conn, ServerMessage::Bye { reason });
+        self.out.push_back(RoomOutput::Close { conn });
+        // The shell reports the close back as a Disconnect; treat it as gone now so
+        // nothing else is sent to it.
+        let now_unknown = self.conns.get(&conn).map(|c| c.last_refill);
+        if let Some(mono) = now_unknown {
+            self.disconnect(Now { mono, unix_ms: 0 }, conn);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        now: Now,
+        room_id: &RoomId,
+        me: &PeerId,
+        conn: ConnId,
+        msg: ClientMessage,
+    ) -> Result<Option<PeerId>, ApiError> {
+        let out = &mut self.out;
+        let room = self
+            .rooms
+            .get_mut(room_id)
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "room vanished"))?;
+        let my = room
+            .member(me)
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "member vanished"))?;
+        let role = my.participant.role;
+        let forbidden = |what: &str| ApiError::new(ErrorCode::Forbidden, what.to_string());
+        match msg {
+            ClientMessage::Ping { id } => out.push_back(RoomOutput::Send {
+                conn,
+                msg: ServerMessage::Pong { id },
+            }),
+            ClientMessage::RaiseHand { raised } => {
+                if role == Role::Observer {
+                    return Err(forbidden("observers cannot raise a hand"));
+                }
+                my.participant.hand = raised;
+                let participant = my.participant.clone();
+                send_in(
+                    room,
+                    out,
+                    None,
+                    |_| true,
+                    &ServerMessage::Participant { participant },
+                );
+            }
+            ClientMessage::Chat { text } => {
+                if role == Role::Observer {
+                    return Err(forbidden("observers cannot chat"));
+                }
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidInput,
+                        "chat text must be 1 to 500 characters",
+                    ));
+                }
+                let line = ChatLine {
+                    from: me.clone(),
+                    name: my.participant.name.clone(),
+                    text: text.to_string(),
+                    at_ms: now.unix_ms,
+                };
+                if room.chat.len() == CHAT_HISTORY {
+                    room.chat.pop_front();
+                }
+                room.chat.push_back(line.clone());
+                send_in(room, out, None, |_| true, &ServerMessage::Chat { line });
+            }
+            ClientMessage::Invite { peer } => {
+                if role != Role::Teacher {
+                    return Err(forbidden("only a teacher invites to the stage"));
+                }
+                let on_stage = room.stage.len();
+                let target = room
+                    .member(&peer)
+                    .filter(|m| m.conn.is_some())
+                    .ok_or_else(|| {
+                        ApiError::new(ErrorCode::NotFound, format!("{peer} is not in the room"))
+                    })?;
+                if target.participant.role != Role::Student {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidInput,
+                        "only students go on stage",
+                    ));
+                }
+                if target.participant.on_stage {
+                    return Ok(None);
+                }
+                if on_stage >= MAX_STAGE {
+                    return Err(ApiError::new(
+                        ErrorCode::StageFull,
+                        format!("the stage already has {MAX_STAGE} students"),
+                    ));
+                }
+                target.invited = true;
+                let target_conn = target.conn;
+                if let Some(conn) = target_conn {
+                    out.push_back(RoomOutput::Send {
+                        conn,
+                        msg: ServerMessage::Invited { by: me.clone() },
+                    });
+                }
+            }
+            ClientMessage::AnswerInvite { accept } => {
+                if !my.invited {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidInput,
+                        "there is no invitation to answer",
+                    ));
+                }
+                my.invited = false;
+                if accept {
+                    if room.stage.len() >= MAX_STAGE {
+                        return Err(ApiError::new(
+                            ErrorCode::StageFull,
+                            format!("the stage already has {MAX_STAGE} students"),
+                        ));
+                    }
+                    let my = room.member(me).expect("checked above");
+                    my.participant.on_stage = true;
+                    my.participant.hand = false;
+                    let participant = my.participant.clone();
+                    room.stage.push(me.clone());
+                    let stage = room.stage.clone();
+                    send_in(
+                        room,
+                        out,
+                        None,
+                        |_| true,
+                        &ServerMessage::Participant { participant },
+                    );
+                    send_in(
+                        room,
+                        out,
+                        None,
+                        |_| true,
+                        &ServerMessage::Stage { peers: stage },
+                    );
+                }
+                let answered = ServerMessage::InviteAnswered {
+                    peer: me.clone(),
+                    accept,
+                };
+                send_in(
+                    room,
+                    out,
+                    None,
+                    |m| m.participant.role == Role::Teacher,
+                    &answered,
+                );
+            }
+            ClientMessage::RemoveFromStage { peer } => {
+                if role != Role::Teacher {
+                    return Err(forbidden("only a teacher removes from the stage"));
+                }
+                return Ok(Some(peer));
+            }
+            ClientMessage::LeaveStage => return Ok(Some(me.clone())),
+            ClientMessage::RequestMute { peer, muted } => {
+                if role != Role::Teacher {
+                    return Err(forbidden("only a teacher asks to mute"));
+                }
+                let target = room.member(&peer).and_then(|m| m.conn).ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("{peer} is not in the room"))
+                })?;
+                out.push_back(RoomOutput::Send {
+                    conn: target,
+                    msg: ServerMessage::MuteRequested { muted },
+                });
+            }
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("unsupported message {other:?}"),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    fn take_off_stage(&mut self, room_id: &RoomId, peer: &PeerId) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        if !room.stage.contains(peer) {
+            return;
+        }
+        room.stage.retain(|p| p != peer);
+        let stage = room.stage.clone();
+        let participant = room.member(peer).map(|m| {
+            m.participant.on_stage = false;
+            m.offline_since = None;
+            (m.participant.clone(), m.conn.is_some())
+        });
+        if let Some((participant, true)) = participant {
+            self.broadcast(room_id, ServerMessage::Participant { participant });
+        }
+        self.broadcast(room_id, ServerMessage::Stage { peers: stage });
+        self.out.push_back(RoomOutput::EndPublish {
+            room: room_id.clone(),
+            peer: peer.clone(),
+        });
+    }
+
+    fn push(&mut self, conn: ConnId, msg: ServerMessage) {
+        self.out.push_back(RoomOutput::Send { conn, msg });
+    }
+
+    fn broadcast(&mut self, room: &RoomId, msg: ServerMessage) {
+        if let Some(r) = self.rooms.get(room) {
+            send_in(r, &mut self.out, None, |_| true, &msg);
+        }
+    }
+
+    fn broadcast_except(&mut self, room: &RoomId, except: ConnId, msg: ServerMessage) {
+        if let Some(r) = self.rooms.get(room) {
+            send_in(r, &mut self.out, Some(except), |_| true, &msg);
+        }
+    }
+}
+
+/// Sends `msg` to every online member of `room` that `pick` chooses, except `except`.
+fn send_in(
+    room: &Room,
+    out: &mut VecDeque<RoomOutput>,
+    except: Option<ConnId>,
+    pick: impl Fn(&Member) -> bool,
+    msg: &ServerMessage,
+) {
+    for conn in room
+        .online()
+        .filter(|m| pick(m))
+        .filter_map(|m| m.conn)
+        .filter(|c| Some(*c) != except)
+    {
+        out.push_back(RoomOutput::Send {
+            conn,
+            msg: msg.clone(),
+        });
+    }
+}

@@ -1,0 +1,12 @@
+//! The selective forwarding unit: WebRTC sessions on one UDP port (plus ICE-TCP).
+
+mod engine;
+pub mod h264;
+pub mod offer;
+pub(crate) mod shell;
+pub mod stun;
+
+pub use engine::{
+    CONNECT_TIMEOUT, Engine, EngineConfig, EngineEvent, LocalTransport, PLI_MIN_INTERVAL,
+    SessionAnswer, SessionId, SessionRequest, Transmit,
+};

@@ -1,0 +1,257 @@
+//! The tokio shell around the [`Engine`]: one task owns it, the shared UDP socket and
+//! the ICE-TCP connections.
+//!
+//! Queues and what happens when they fill:
+//! - UDP out: the kernel socket buffer, written with `try_send_to`. When it is full
+//!   the datagram is dropped and counted (`send_queue_full`); the subscriber's NACKs
+//!   recover video from the sender's packet cache, and a PLI follows if that fails.
+//! - ICE-TCP out: 256 frames per connection. Full → the frame is dropped and counted,
+//!   so one student on a slow TCP link never stalls the engine or anybody else.
+//! - ICE-TCP in: 256 frames across connections; a reader waits (TCP back-pressure on
+//!   that connection only).
+//! - Commands from HTTP: 64; a full queue makes the HTTP handler wait.
+
+use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest};
+use crate::hub::HubCommand;
+use bytes::BytesMut;
+use lectern_proto::{ApiError, PeerId, RoomId};
+use rtc::shared::TransportProtocol;
+use rtc::shared::tcp_framing::{TcpFrameDecoder, frame_packet};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Frames queued per ICE-TCP connection before dropping.
+pub const TCP_QUEUE: usize = 256;
+/// Largest RFC 4571 frame accepted on ICE-TCP.
+const MAX_TCP_FRAME: usize = 16 * 1024;
+/// Datagrams read per wake-up before the engine gets a chance to flush.
+const UDP_BATCH: usize = 64;
+
+/// What HTTP handlers and the hub ask of the engine.
+#[derive(Debug)]
+pub enum Command {
+    Publish {
+        req: SessionRequest,
+        reply: oneshot::Sender<Result<SessionAnswer, ApiError>>,
+    },
+    Subscribe {
+        req: SessionRequest,
+        source: Option<PeerId>,
+        reply: oneshot::Sender<Result<SessionAnswer, ApiError>>,
+    },
+    /// PATCH (trickle) or DELETE, checked against the session's room and owner.
+    Modify {
+        room: RoomId,
+        session: SessionId,
+        by: PeerId,
+        teacher: bool,
+        /// `Some(fragment)` to trickle, `None` to end the session.
+        trickle: Option<String>,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    /// A student left the stage: end their publish session.
+    EndPublish { room: RoomId, peer: PeerId },
+}
+
+enum TcpEvent {
+    Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Frame(SocketAddr, BytesMut),
+    Closed(SocketAddr),
+}
+
+/// Runs the engine until `shutdown` flips to true.
+pub async fn run(
+    mut engine: Engine,
+    udp: UdpSocket,
+    tcp: Option<TcpListener>,
+    mut commands: mpsc::Receiver<Command>,
+    hub: mpsc::Sender<HubCommand>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpEvent>(TCP_QUEUE);
+    if let Some(listener) = tcp {
+        tokio::spawn(accept_tcp(listener, tcp_tx, shutdown.clone()));
+    }
+    let mut tcp_out: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        flush(&mut engine, &udp, &mut tcp_out, &hub);
+        let deadline = engine
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            r = udp.recv_from(&mut buf) => {
+                let mut next = r;
+                for _ in 0..UDP_BATCH {
+                    match next {
+                        Ok((n, from)) => {
+                            engine.handle_datagram(Instant::now(), TransportProtocol::UDP, from, BytesMut::from(&buf[..n]));
+                        }
+                        // ICMP port unreachable surfaces here on some systems: not fatal.
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => { tracing::debug!("udp recv: {e}"); break; }
+                    }
+                    next = udp.try_recv_from(&mut buf);
+                }
+            }
+            Some(ev) = tcp_rx.recv() => match ev {
+                TcpEvent::Opened(addr, tx) => { tcp_out.insert(addr, tx); }
+                TcpEvent::Frame(addr, data) => engine.handle_datagram(Instant::now(), TransportProtocol::TCP, addr, data),
+                TcpEvent::Closed(addr) => { tcp_out.remove(&addr); engine.tcp_closed(addr); }
+            },
+            Some(cmd) = commands.recv() => handle_command(&mut engine, cmd),
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+        }
+        let now = Instant::now();
+        if engine.poll_timeout().is_some_and(|t| t <= now) {
+            engine.handle_timeout(now);
+        }
+    }
+    tracing::info!("media engine stopped");
+}
+
+fn handle_command(engine: &mut Engine, cmd: Command) {
+    let now = Instant::now();
+    match cmd {
+        Command::Publish { req, reply } => {
+            let _ = reply.send(engine.publish(now, req));
+        }
+        Command::Subscribe { req, source, reply } => {
+            let _ = reply.send(engine.subscribe(now, req, source.as_ref()));
+        }
+        Command::Modify {
+            room,
+            session,
+            by,
+            teacher,
+            trickle,
+            reply,
+        } => {
+            let result = match engine.session_owner(&room, session) {
+                None => Err(ApiError::new(
+                    lectern_proto::ErrorCode::NotFound,
+                    "no such session",
+                )),
+                Some(owner) if owner != &by && !teacher => Err(ApiError::new(
+                    lectern_proto::ErrorCode::Forbidden,
+                    "the session belongs to someone else",
+                )),
+                Some(_) => match trickle {
+                    Some(frag) => engine.trickle(now, session, &frag),
+                    None => {
+                        engine.close(now, session);
+                        Ok(())
+                    }
+                },
+            };
+            let _ = reply.send(result);
+        }
+        Command::EndPublish { room, peer } => engine.end_publish(now, &room, &peer),
+    }
+}
+
+fn flush(
+    engine: &mut Engine,
+    udp: &UdpSocket,
+    tcp_out: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    hub: &mpsc::Sender<HubCommand>,
+) {
+    while let Some(t) = engine.poll_transmit() {
+        match t.protocol {
+            TransportProtocol::UDP => match udp.try_send_to(&t.data, t.to) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => engine.dropped_on_send(t.session),
+                Err(e) => tracing::debug!(to = %t.to, "udp send: {e}"),
+            },
+            TransportProtocol::TCP => {
+                if let Some(tx) = tcp_out.get(&t.to)
+                    && tx.try_send(frame_packet(&t.data)).is_err()
+                {
+                    engine.dropped_on_send(t.session);
+                }
+            }
+            _ => {}
+        }
+    }
+    while let Some(ev) = engine.poll_event() {
+        let cmd = HubCommand::Engine(ev);
+        if let Err(e) = hub.try_send(cmd) {
+            // Publisher up/down are rare; a full hub queue means the hub is stuck.
+            let HubCommand::Engine(ev) = e.into_inner() else {
+                continue;
+            };
+            let lost: EngineEvent = ev;
+            tracing::warn!(?lost, "signaling hub queue full: event lost");
+        }
+    }
+}
+
+async fn accept_tcp(
+    listener: TcpListener,
+    events: mpsc::Sender<TcpEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve_tcp(stream, addr, events.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("ice-tcp accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn serve_tcp(stream: TcpStream, addr: SocketAddr, events: mpsc::Sender<TcpEvent>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
+    if events.send(TcpEvent::Opened(addr, tx)).await.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut decoder = TcpFrameDecoder::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                decoder.extend_from_slice(&buf[..n]);
+                if decoder.buffered_len() > MAX_TCP_FRAME + 2 {
+                    tracing::debug!(%addr, "ice-tcp frame too large: closing");
+                    break;
+                }
+                while let Some(packet) = decoder.next_packet() {
+                    if events
+                        .send(TcpEvent::Frame(addr, BytesMut::from(&packet[..])))
+                        .await
+                        .is_err()
+                    {
+                        writer.abort();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    writer.abort();
+    let _ = events.send(TcpEvent::Closed(addr)).await;
+}
