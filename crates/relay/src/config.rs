@@ -144,8 +144,8 @@ mod tests {
             (name == "LECTERN_RELAY_MEDIA").then(|| "127.0.0.1:0".to_string())
         })
         .unwrap();
-        assert_eq!(config.http, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(config.media, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.http, "127.0.0.1:9000".parse::<SocketAddr>().unwrap());
+        assert_eq!(config.media, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
         assert_eq!(
             config.public_ips,
             vec!["203.0.113.7".parse::<IpAddr>().unwrap()]
