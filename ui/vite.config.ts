@@ -1,14 +1,50 @@
+import { fileURLToPath } from "node:url";
+import type { Connect, Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 import vue from "@vitejs/plugin-vue";
 
+const page = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+
+/**
+ * In `npm run dev` and `npm run preview`, answers `/room/{room}` with the student page, as
+ * the relay does. `LECTERN_RELAY=http://127.0.0.1:8686 npm run dev` also forwards
+ * signaling and WHEP to a running relay.
+ */
+function studentRoute(): Plugin {
+  const rewrite: Connect.NextHandleFunction = (req, _res, next) => {
+    const url = req.url ?? "";
+    if (/^\/room\/[^/?#]+\/?(\?|$)/.test(url)) {
+      const query = url.indexOf("?");
+      req.url = `/student.html${query >= 0 ? url.slice(query) : ""}`;
+    }
+    next();
+  };
+  return {
+    name: "lectern-student-route",
+    configureServer: (server) => void server.middlewares.use(rewrite),
+    configurePreviewServer: (server) => void server.middlewares.use(rewrite),
+  };
+}
+
+const relay = process.env.LECTERN_RELAY;
+
 // Tauri serves the dev build from a fixed port and loads `dist` in production.
+// Both pages use absolute `/assets/…` URLs: Tauri serves `dist` at its root, and the relay
+// serves `dist/student.html` at `/room/{room}` and `dist/assets` at `/assets`.
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vue(), studentRoute()],
+  base: "/",
   clearScreen: false,
   server: {
     port: 5173,
     strictPort: true,
     watch: { ignored: ["**/src-tauri/**"] },
+    proxy: relay
+      ? {
+          "/ws": { target: relay, ws: true },
+          "/whep": { target: relay },
+        }
+      : undefined,
   },
   define: {
     __VUE_I18N_FULL_INSTALL__: true,
@@ -19,6 +55,12 @@ export default defineConfig({
     target: ["es2021", "chrome105", "safari15"],
     outDir: "dist",
     emptyOutDir: true,
+    rollupOptions: {
+      input: {
+        index: page("./index.html"),
+        student: page("./student.html"),
+      },
+    },
   },
   test: {
     include: ["src/**/*.test.ts"],

@@ -1,5 +1,6 @@
 //! Shared helpers for Lectern's end-to-end suites.
 
+pub mod bot;
 pub mod webdriver;
 
 use lectern_media::{CaptureSession, Devices, MediaClock, selfcheck};

@@ -10,6 +10,7 @@ use crate::sfu::shell::Command;
 use crate::sfu::{SessionAnswer, SessionId, SessionRequest};
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -355,12 +356,14 @@ async fn ws_upgrade(
     State(state): State<AppState>,
     Path(room): Path<String>,
     Query(q): Query<TokenQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> HttpResult<Response> {
+    // The token first: a page whose socket was refused asks with a plain GET why.
     let room = parse_room(&room)?;
     let access = state.signer.access(&q.token, &room, unix_now())?;
     access.require_subscribe()?;
     let claims = access.claims().clone();
+    let ws = ws.map_err(|e| invalid(format!("not a WebSocket upgrade: {e}")))?;
     Ok(ws
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)

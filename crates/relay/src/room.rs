@@ -698,18 +698,24 @@ mod tests {
         }
         fn join(&mut self, conn: u64, sub: &str, role: Role) -> Vec<RoomOutput> {
             let now = self.now();
-            self.rooms.handle_input(now, RoomInput::Connect {
-                conn: ConnId(conn),
-                claims: claims("math", sub, role),
-            });
+            self.rooms.handle_input(
+                now,
+                RoomInput::Connect {
+                    conn: ConnId(conn),
+                    claims: claims("math", sub, role),
+                },
+            );
             self.drain()
         }
         fn say(&mut self, conn: u64, json: &str) -> Vec<RoomOutput> {
             let now = self.now();
-            self.rooms.handle_input(now, RoomInput::Text {
-                conn: ConnId(conn),
-                text: json,
-            });
+            self.rooms.handle_input(
+                now,
+                RoomInput::Text {
+                    conn: ConnId(conn),
+                    text: json,
+                },
+            );
             self.drain()
         }
         fn drain(&mut self) -> Vec<RoomOutput> {
@@ -744,7 +750,13 @@ mod tests {
         w.say(1, r#"{"v":1,"type":"chat","text":"hello class"}"#);
         let out = w.join(2, "ann", Role::Student);
         match to(&out, 2)[0] {
-            ServerMessage::Welcome { roster, chat, you, max_stage, .. } => {
+            ServerMessage::Welcome {
+                roster,
+                chat,
+                you,
+                max_stage,
+                ..
+            } => {
                 assert_eq!(roster.len(), 2);
                 assert_eq!(chat[0].text, "hello class");
                 assert_eq!(you.id.as_str(), "ann");
@@ -752,8 +764,14 @@ mod tests {
             }
             other => panic!("expected welcome, got {other:?}"),
         }
-        assert!(matches!(to(&out, 1)[0], ServerMessage::Participant { participant } if participant.id.as_str() == "ann"));
-        assert!(to(&out, 2).iter().all(|m| !matches!(m, ServerMessage::Participant { .. })));
+        assert!(
+            matches!(to(&out, 1)[0], ServerMessage::Participant { participant } if participant.id.as_str() == "ann")
+        );
+        assert!(
+            to(&out, 2)
+                .iter()
+                .all(|m| !matches!(m, ServerMessage::Participant { .. }))
+        );
     }
 
     #[test]
@@ -764,12 +782,20 @@ mod tests {
         w.join(3, "dad", Role::Observer);
         let out = w.say(2, r#"{"v":1,"type":"raise_hand","raised":true}"#);
         for conn in [1, 2, 3] {
-            assert!(to(&out, conn).iter().any(|m| matches!(m, ServerMessage::Participant { participant } if participant.hand)));
+            assert!(to(&out, conn).iter().any(
+                |m| matches!(m, ServerMessage::Participant { participant } if participant.hand)
+            ));
         }
         let out = w.say(3, r#"{"v":1,"type":"chat","text":"hi"}"#);
         assert_eq!(error_code(&out, 3), Some(ErrorCode::Forbidden));
-        assert!(to(&out, 1).is_empty(), "nobody else hears of a refused message");
-        let out = w.say(2, &format!(r#"{{"v":1,"type":"chat","text":"{}"}}"#, "x".repeat(501)));
+        assert!(
+            to(&out, 1).is_empty(),
+            "nobody else hears of a refused message"
+        );
+        let out = w.say(
+            2,
+            &format!(r#"{{"v":1,"type":"chat","text":"{}"}}"#, "x".repeat(501)),
+        );
         assert_eq!(error_code(&out, 2), Some(ErrorCode::InvalidInput));
     }
 
@@ -784,7 +810,11 @@ mod tests {
             let out = w.say(1, &format!(r#"{{"v":1,"type":"invite","peer":"s{i}"}}"#));
             assert!(matches!(to(&out, 10 + i)[0], ServerMessage::Invited { .. }));
             let out = w.say(10 + i, r#"{"v":1,"type":"answer_invite","accept":true}"#);
-            assert!(to(&out, 1).iter().any(|m| matches!(m, ServerMessage::InviteAnswered { accept: true, .. })));
+            assert!(
+                to(&out, 1)
+                    .iter()
+                    .any(|m| matches!(m, ServerMessage::InviteAnswered { accept: true, .. }))
+            );
         }
         assert_eq!(w.rooms.stage(&room()).len(), 6);
         let out = w.say(1, r#"{"v":1,"type":"invite","peer":"s6"}"#);
@@ -795,10 +825,19 @@ mod tests {
         let s0 = claims("math", "s0", Role::Student);
         let s6 = claims("math", "s6", Role::Student);
         assert_eq!(w.rooms.may_publish(&room(), &s0), Ok(()));
-        assert_eq!(w.rooms.may_publish(&room(), &s6), Err(ErrorCode::NotOnStage));
+        assert_eq!(
+            w.rooms.may_publish(&room(), &s6),
+            Err(ErrorCode::NotOnStage)
+        );
         let out = w.say(1, r#"{"v":1,"type":"remove_from_stage","peer":"s0"}"#);
-        assert!(out.contains(&RoomOutput::EndPublish { room: room(), peer: PeerId::new("s0").unwrap() }));
-        assert_eq!(w.rooms.may_publish(&room(), &s0), Err(ErrorCode::NotOnStage));
+        assert!(out.contains(&RoomOutput::EndPublish {
+            room: room(),
+            peer: PeerId::new("s0").unwrap()
+        }));
+        assert_eq!(
+            w.rooms.may_publish(&room(), &s0),
+            Err(ErrorCode::NotOnStage)
+        );
         assert_eq!(w.rooms.stage(&room()).len(), 5);
     }
 
@@ -815,8 +854,14 @@ mod tests {
         assert!(w.rooms.stage(&room()).is_empty());
         let teacher = claims("math", "teacher", Role::Teacher);
         assert_eq!(w.rooms.may_publish(&room(), &teacher), Ok(()));
-        let observer = TokenClaims { grants: Grants::default(), ..claims("math", "dad", Role::Observer) };
-        assert_eq!(w.rooms.may_publish(&room(), &observer), Err(ErrorCode::Forbidden));
+        let observer = TokenClaims {
+            grants: Grants::default(),
+            ..claims("math", "dad", Role::Observer)
+        };
+        assert_eq!(
+            w.rooms.may_publish(&room(), &observer),
+            Err(ErrorCode::Forbidden)
+        );
     }
 
     #[test]
@@ -827,16 +872,25 @@ mod tests {
         w.say(1, r#"{"v":1,"type":"invite","peer":"ann"}"#);
         w.say(2, r#"{"v":1,"type":"answer_invite","accept":true}"#);
         let now = w.now();
-        w.rooms.handle_input(now, RoomInput::Disconnect { conn: ConnId(2) });
+        w.rooms
+            .handle_input(now, RoomInput::Disconnect { conn: ConnId(2) });
         w.advance(Duration::from_secs(10));
         w.join(3, "ann", Role::Student);
-        assert_eq!(w.rooms.stage(&room()).len(), 1, "reconnected within the grace period");
+        assert_eq!(
+            w.rooms.stage(&room()).len(),
+            1,
+            "reconnected within the grace period"
+        );
         let now = w.now();
-        w.rooms.handle_input(now, RoomInput::Disconnect { conn: ConnId(3) });
+        w.rooms
+            .handle_input(now, RoomInput::Disconnect { conn: ConnId(3) });
         w.drain();
         w.advance(STAGE_GRACE + Duration::from_secs(1));
         assert!(w.rooms.stage(&room()).is_empty());
-        assert!(w.drain().contains(&RoomOutput::EndPublish { room: room(), peer: PeerId::new("ann").unwrap() }));
+        assert!(w.drain().contains(&RoomOutput::EndPublish {
+            room: room(),
+            peer: PeerId::new("ann").unwrap()
+        }));
     }
 
     #[test]
@@ -844,11 +898,17 @@ mod tests {
         let mut w = World::new();
         w.join(1, "ann", Role::Student);
         let out = w.join(2, "ann", Role::Student);
-        assert!(to(&out, 1).iter().any(|m| matches!(m, ServerMessage::Bye { reason: ByeReason::Replaced })));
+        assert!(to(&out, 1).iter().any(|m| matches!(
+            m,
+            ServerMessage::Bye {
+                reason: ByeReason::Replaced
+            }
+        )));
         assert!(out.contains(&RoomOutput::Close { conn: ConnId(1) }));
         // The old connection's late disconnect does not remove the new one.
         let now = w.now();
-        w.rooms.handle_input(now, RoomInput::Disconnect { conn: ConnId(1) });
+        w.rooms
+            .handle_input(now, RoomInput::Disconnect { conn: ConnId(1) });
         assert!(w.drain().is_empty());
         assert_eq!(w.rooms.connection_count(), 1);
     }
@@ -858,28 +918,55 @@ mod tests {
         let mut w = World::new();
         w.join(1, "teacher", Role::Teacher);
         w.join(2, "mallory", Role::Student);
-        for bad in ["{", "[]", r#"{"v":1}"#, r#"{"v":1,"type":"fly"}"#, "\u{0}binary"] {
-            assert_eq!(error_code(&w.say(2, bad), 2), Some(ErrorCode::InvalidInput), "{bad}");
+        for bad in [
+            "{",
+            "[]",
+            r#"{"v":1}"#,
+            r#"{"v":1,"type":"fly"}"#,
+            "\u{0}binary",
+        ] {
+            assert_eq!(
+                error_code(&w.say(2, bad), 2),
+                Some(ErrorCode::InvalidInput),
+                "{bad}"
+            );
         }
-        assert_eq!(error_code(&w.say(2, r#"{"v":2,"type":"ping"}"#), 2), Some(ErrorCode::UnsupportedVersion));
+        assert_eq!(
+            error_code(&w.say(2, r#"{"v":2,"type":"ping"}"#), 2),
+            Some(ErrorCode::UnsupportedVersion)
+        );
         // 40 message burst, then rate limited.
         let mut limited = 0;
         for _ in 0..60 {
-            if error_code(&w.say(1, r#"{"v":1,"type":"ping","id":7}"#), 1) == Some(ErrorCode::RateLimited) {
+            if error_code(&w.say(1, r#"{"v":1,"type":"ping","id":7}"#), 1)
+                == Some(ErrorCode::RateLimited)
+            {
                 limited += 1;
             }
         }
         assert!(limited >= 15, "limited {limited}");
         w.advance(Duration::from_secs(2));
-        assert!(matches!(to(&w.say(1, r#"{"v":1,"type":"ping","id":8}"#), 1)[0], ServerMessage::Pong { id: 8 }));
+        assert!(matches!(
+            to(&w.say(1, r#"{"v":1,"type":"ping","id":8}"#), 1)[0],
+            ServerMessage::Pong { id: 8 }
+        ));
 
         let mut closed = false;
         for i in 0..MAX_STRIKES {
             w.advance(Duration::from_millis(60));
             let out = w.say(2, "not json");
             if out.contains(&RoomOutput::Close { conn: ConnId(2) }) {
-                assert!(to(&out, 2).iter().any(|m| matches!(m, ServerMessage::Bye { reason: ByeReason::Misbehaving })));
-                assert!(to(&out, 1).iter().any(|m| matches!(m, ServerMessage::Left { .. })));
+                assert!(to(&out, 2).iter().any(|m| matches!(
+                    m,
+                    ServerMessage::Bye {
+                        reason: ByeReason::Misbehaving
+                    }
+                )));
+                assert!(
+                    to(&out, 1)
+                        .iter()
+                        .any(|m| matches!(m, ServerMessage::Left { .. }))
+                );
                 closed = i + 1 >= MAX_STRIKES - 10;
                 break;
             }
@@ -901,14 +988,35 @@ mod tests {
             video: true,
             transport: Transport::Whip,
         };
-        w.rooms.handle_input(now, RoomInput::PublisherUp { room: room(), publisher: publisher.clone() });
-        assert!(matches!(to(&w.drain(), 1)[0], ServerMessage::PublisherAdded { .. }));
+        w.rooms.handle_input(
+            now,
+            RoomInput::PublisherUp {
+                room: room(),
+                publisher: publisher.clone(),
+            },
+        );
+        assert!(matches!(
+            to(&w.drain(), 1)[0],
+            ServerMessage::PublisherAdded { .. }
+        ));
         let out = w.join(2, "bob", Role::Student);
-        assert!(matches!(to(&out, 2)[0], ServerMessage::Welcome { publishers, .. } if publishers == &vec![publisher.clone()]));
-        w.rooms.handle_input(now, RoomInput::PublisherDown { room: room(), peer: publisher.peer.clone() });
-        assert!(matches!(to(&w.drain(), 1)[0], ServerMessage::PublisherRemoved { .. }));
+        assert!(
+            matches!(to(&out, 2)[0], ServerMessage::Welcome { publishers, .. } if publishers == &vec![publisher.clone()])
+        );
+        w.rooms.handle_input(
+            now,
+            RoomInput::PublisherDown {
+                room: room(),
+                peer: publisher.peer.clone(),
+            },
+        );
+        assert!(matches!(
+            to(&w.drain(), 1)[0],
+            ServerMessage::PublisherRemoved { .. }
+        ));
         for conn in [1, 2] {
-            w.rooms.handle_input(now, RoomInput::Disconnect { conn: ConnId(conn) });
+            w.rooms
+                .handle_input(now, RoomInput::Disconnect { conn: ConnId(conn) });
         }
         assert_eq!(w.rooms.room_count(), 0);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createI18n } from "vue-i18n";
 import { FINDING_CODES, FINDING_PARAMS } from "../lib/findings";
+import { EXPLAINED_CODES } from "../student/errors";
 import en from "./en.json";
 import zhCN from "./zh-CN.json";
 
@@ -47,6 +48,11 @@ const REQUIRED = [
     "busy",
     "internal",
   ].map((c) => `error.${c}`),
+  // The student page: a sentence per explained error code, and one per status.
+  ...[...EXPLAINED_CODES, "generic", "title"].map((c) => `student.error.${c}`),
+  ...["no_token", "connecting", "waiting", "live", "reconnecting", "error", "replaced"].map(
+    (s) => `student.status.${s}`,
+  ),
 ];
 
 describe("catalogs", () => {

@@ -7,13 +7,14 @@
 //! the packet to the subscriber's sender, whose interceptors keep the NACK cache, add
 //! TWCC sequence numbers and write sender reports.
 
+use super::feedback::{FEEDBACK_SLOT, FeedbackToApplication};
 use super::h264;
 use super::offer::{self, OfferError, OfferSummary};
 use super::stun;
 use crate::metrics::{DropReason, Metrics};
 use bytes::BytesMut;
 use lectern_proto::{ApiError, ErrorCode, PeerId, Publisher, Role, RoomId, Transport};
-use rtc::interceptor::Registry;
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
@@ -222,6 +223,13 @@ pub struct Engine {
     events: std::collections::VecDeque<EngineEvent>,
 }
 
+/// A fresh peer connection, its ICE ufrag, and the candidates it announces.
+type NewPc = (
+    RTCPeerConnection,
+    String,
+    Vec<(TransportProtocol, SocketAddr)>,
+);
+
 fn bad_sdp(e: impl fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::BadSdp, e.to_string())
 }
@@ -318,22 +326,12 @@ impl Engine {
         self.sessions.len()
     }
 
-    fn build_pc(
-        &self,
-        now: Instant,
-        publisher: bool,
-    ) -> Result<
-        (
-            RTCPeerConnection,
-            String,
-            Vec<(TransportProtocol, SocketAddr)>,
-        ),
-        ApiError,
-    > {
+    fn build_pc(&self, now: Instant, publisher: bool) -> Result<NewPc, ApiError> {
         let internal =
             |e: rtc::shared::error::Error| ApiError::new(ErrorCode::Internal, e.to_string());
         let mut me = media_engine().map_err(internal)?;
-        let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut me));
+        let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
+            .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
         let registry = if publisher {
             configure_twcc_receiver_only(registry, &mut me).map_err(internal)?
         } else {
@@ -439,7 +437,7 @@ impl Engine {
     ) -> Result<SessionAnswer, ApiError> {
         let summary = Self::summarize(&req.offer)?;
         if let Some(old) = self.publisher_of(&req.room, &req.peer) {
-            self.remove(now, old);
+            self.remove(old);
         }
         self.check_capacity()?;
         let (mut pc, ufrag, candidates) = self.build_pc(now, true)?;
@@ -580,6 +578,11 @@ impl Engine {
                 }],
             );
             let sender = pc.add_track(track).map_err(bad_sdp)?;
+            // The stack may assign its own SSRC; RTCP from the subscriber names that one.
+            let ssrc = pc
+                .rtp_sender(sender)
+                .and_then(|s| s.track().ssrcs().next())
+                .unwrap_or(ssrc);
             Ok(Outbound {
                 sender,
                 ssrc,
@@ -679,18 +682,18 @@ impl Engine {
     }
 
     /// Ends a session (DELETE).
-    pub fn close(&mut self, now: Instant, session: SessionId) {
-        self.remove(now, session);
+    pub fn close(&mut self, session: SessionId) {
+        self.remove(session);
     }
 
     /// Ends `peer`'s publishing in `room` (they left the stage).
-    pub fn end_publish(&mut self, now: Instant, room: &RoomId, peer: &PeerId) {
+    pub fn end_publish(&mut self, room: &RoomId, peer: &PeerId) {
         if let Some(id) = self.publisher_of(room, peer) {
-            self.remove(now, id);
+            self.remove(id);
         }
     }
 
-    fn remove(&mut self, now: Instant, id: SessionId) {
+    fn remove(&mut self, id: SessionId) {
         let Some(mut s) = self.sessions.remove(&id) else {
             return;
         };
@@ -731,7 +734,7 @@ impl Engine {
                 // Watchers of a publisher that left re-subscribe when it comes back
                 // (signaling says `publisher_added`); their sessions end here.
                 for sub in subscribers {
-                    self.remove(now, sub);
+                    self.remove(sub);
                 }
             }
             Mode::Subscriber { source, .. } => {
@@ -836,7 +839,7 @@ impl Engine {
             .collect();
         for id in stale {
             tracing::info!(session = %id, "dropped: not connected after {CONNECT_TIMEOUT:?}");
-            self.remove(now, id);
+            self.remove(id);
         }
         let pending: Vec<SessionId> = self
             .sessions
@@ -853,7 +856,7 @@ impl Engine {
             .map(|s| s.id)
             .collect();
         for id in pending {
-            self.request_keyframe(now, id);
+            self.request_keyframe(now, id, true);
         }
     }
 
@@ -868,7 +871,7 @@ impl Engine {
     }
 
     /// Asks the publisher `id` for a keyframe, at most once per [`PLI_MIN_INTERVAL`].
-    fn request_keyframe(&mut self, now: Instant, id: SessionId) {
+    fn request_keyframe(&mut self, now: Instant, id: SessionId, from_tick: bool) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -882,10 +885,10 @@ impl Engine {
             return;
         };
         if last_pli.is_some_and(|t| now.saturating_duration_since(t) < PLI_MIN_INTERVAL) {
-            if !*pli_pending {
-                *pli_pending = true;
+            if !from_tick {
+                self.metrics.plis_coalesced.fetch_add(1, Relaxed);
             }
-            self.metrics.plis_coalesced.fetch_add(1, Relaxed);
+            *pli_pending = true;
             return;
         }
         let Some((_, receiver, ssrc)) =
@@ -994,11 +997,11 @@ impl Engine {
                                 resolve_payload_type(&mut s.pc, out);
                             }
                             // A new watcher needs a keyframe now, not at the next GOP.
-                            self.request_keyframe(now, source);
+                            self.request_keyframe(now, source, false);
                         }
                     },
                     RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                        self.remove(now, id);
+                        self.remove(id);
                     }
                     _ => {}
                 }
@@ -1024,7 +1027,7 @@ impl Engine {
                     tracks.insert(init.track_id, (kind, init.receiver_id, init.ssrc));
                     self.metrics.tracks.fetch_add(1, Relaxed);
                     if kind == Kind::Video && *pli_pending {
-                        self.request_keyframe(now, id);
+                        self.request_keyframe(now, id, false);
                     }
                 }
             }
@@ -1052,7 +1055,7 @@ impl Engine {
                     }
                 }
                 if wants_keyframe {
-                    self.request_keyframe(now, source);
+                    self.request_keyframe(now, source, false);
                 }
             }
             _ => {}
@@ -1126,11 +1129,11 @@ impl Engine {
             p.header.extension = false;
             p.header.extensions.clear();
             let bytes = p.payload.len() as u64;
-            if let Some(mut sender) = s.pc.rtp_sender(out.sender) {
-                if sender.write_rtp(now, p).is_ok() {
-                    self.metrics.rtp_out_packets.fetch_add(1, Relaxed);
-                    self.metrics.rtp_out_bytes.fetch_add(bytes, Relaxed);
-                }
+            if let Some(mut sender) = s.pc.rtp_sender(out.sender)
+                && sender.write_rtp(now, p).is_ok()
+            {
+                self.metrics.rtp_out_packets.fetch_add(1, Relaxed);
+                self.metrics.rtp_out_bytes.fetch_add(bytes, Relaxed);
             }
             while let Some(w) = s.pc.poll_write() {
                 self.transmits.push_back(Transmit {

@@ -1,6 +1,7 @@
 //! The selective forwarding unit: WebRTC sessions on one UDP port (plus ICE-TCP).
 
 mod engine;
+mod feedback;
 pub mod h264;
 pub mod offer;
 pub(crate) mod shell;
@@ -10,3 +11,4 @@ pub use engine::{
     CONNECT_TIMEOUT, Engine, EngineConfig, EngineEvent, LocalTransport, PLI_MIN_INTERVAL,
     SessionAnswer, SessionId, SessionRequest, Transmit,
 };
+pub use feedback::{FEEDBACK_SLOT, FeedbackToApplication};

@@ -146,14 +146,14 @@ fn handle_command(engine: &mut Engine, cmd: Command) {
                 Some(_) => match trickle {
                     Some(frag) => engine.trickle(now, session, &frag),
                     None => {
-                        engine.close(now, session);
+                        engine.close(session);
                         Ok(())
                     }
                 },
             };
             let _ = reply.send(result);
         }
-        Command::EndPublish { room, peer } => engine.end_publish(now, &room, &peer),
+        Command::EndPublish { room, peer } => engine.end_publish(&room, &peer),
     }
 }
 

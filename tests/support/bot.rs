@@ -1,0 +1,475 @@
+//! Lightweight WebRTC peers for tests and benchmarks: a real `rtc` peer connection
+//! (ICE, DTLS-SRTP) per bot, talking WHIP or WHEP to a relay over loopback.
+//!
+//! A publishing bot sends H.264-shaped RTP (a keyframe every two seconds and on PLI)
+//! and Opus-sized audio at a chosen bitrate; every payload carries its send time in
+//! microseconds since [`epoch`], so a subscribing bot in the same process measures the
+//! delay the relay added. Payloads are not decodable video: the relay never decodes.
+
+use anyhow::{Context, Result, bail};
+use bytes::{Bytes, BytesMut};
+use lectern_relay::sfu::{FEEDBACK_SLOT, FeedbackToApplication};
+use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+};
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{
+    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
+};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// The shared time origin of send stamps.
+pub fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn stamp_now() -> u64 {
+    Instant::now()
+        .saturating_duration_since(epoch())
+        .as_micros() as u64
+}
+
+/// What a bot does.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// WHIP: send video at `video_kbps` and Opus-sized audio.
+    Publish { video_kbps: u32 },
+    /// WHEP: receive `peer` (or the teacher), optionally sending a PLI every interval.
+    Subscribe {
+        peer: Option<String>,
+        pli_every: Option<Duration>,
+    },
+}
+
+/// Counters a bot keeps while it runs.
+#[derive(Debug, Default)]
+pub struct BotStats {
+    pub connected: AtomicBool,
+    pub video_packets: AtomicU64,
+    pub audio_packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub keyframes: AtomicU64,
+    pub plis_received: AtomicU64,
+    /// Highest RTP sequence number gaps seen (lost packets, as a subscriber counts them).
+    pub lost: AtomicU64,
+    /// Delay samples in microseconds (send stamp → receipt), capped at 100 000 samples.
+    pub delays_us: Mutex<Vec<u32>>,
+}
+
+impl BotStats {
+    /// Media packets received or sent.
+    pub fn packets(&self) -> u64 {
+        self.video_packets.load(Relaxed) + self.audio_packets.load(Relaxed)
+    }
+}
+
+/// How to reach the relay.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://127.0.0.1:port`
+    pub base: String,
+    pub room: String,
+    pub token: String,
+}
+
+fn media_engine() -> Result<MediaEngine> {
+    let mut me = MediaEngine::default();
+    me.register_default_codecs()?;
+    Ok(me)
+}
+
+fn build_pc(local: std::net::SocketAddr) -> Result<RTCPeerConnection> {
+    let mut me = media_engine()?;
+    let registry = register_default_interceptors(Registry::new(), &mut me)?
+        .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_interceptor_registry(registry)
+        .build(Instant::now())?;
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: local.ip().to_string(),
+            port: local.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()?;
+    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    pc.add_local_candidate(RTCIceCandidateInit::default())?;
+    Ok(pc)
+}
+
+struct Sending {
+    video: RTCRtpSenderId,
+    video_ssrc: u32,
+    audio: RTCRtpSenderId,
+    audio_ssrc: u32,
+    seq_v: u16,
+    seq_a: u16,
+    frame: u64,
+    want_keyframe: bool,
+    video_kbps: u32,
+}
+
+fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
+    let codec = match kind {
+        RtpCodecKind::Video => RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                .to_owned(),
+            rtcp_feedback: vec![],
+        },
+        _ => RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+    };
+    MediaStreamTrack::new(
+        "bot".to_owned(),
+        format!("bot-{kind}"),
+        "bot".to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
+
+/// Runs one bot until `stop` turns true. Returns the session URL it created.
+pub async fn run(
+    target: Target,
+    role: Role,
+    stats: Arc<BotStats>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let _ = epoch();
+    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    let local = socket.local_addr()?;
+    let mut pc = build_pc(local)?;
+    let mut sending = None;
+    let (endpoint, pli_every) = match &role {
+        Role::Publish { video_kbps } => {
+            let audio = pc.add_track(sender_track(RtpCodecKind::Audio, rand::random()))?;
+            let video = pc.add_track(sender_track(RtpCodecKind::Video, rand::random()))?;
+            // The stack may assign its own SSRCs; PLIs name those.
+            let ssrc_of = |pc: &mut RTCPeerConnection, id| {
+                pc.rtp_sender(id)
+                    .and_then(|s| s.track().ssrcs().next())
+                    .context("sender has no SSRC")
+            };
+            let (video_ssrc, audio_ssrc) = (ssrc_of(&mut pc, video)?, ssrc_of(&mut pc, audio)?);
+            sending = Some(Sending {
+                video,
+                video_ssrc,
+                audio,
+                audio_ssrc,
+                seq_v: 0,
+                seq_a: 0,
+                frame: 0,
+                want_keyframe: true,
+                video_kbps: *video_kbps,
+            });
+            (format!("{}/whip/{}", target.base, target.room), None)
+        }
+        Role::Subscribe { peer, pli_every } => {
+            for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+                pc.add_transceiver_from_kind(
+                    kind,
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Recvonly,
+                        streams: vec![],
+                        send_encodings: vec![],
+                    }),
+                )?;
+            }
+            let mut url = format!("{}/whep/{}", target.base, target.room);
+            if let Some(p) = peer {
+                url.push_str(&format!("?peer={p}"));
+            }
+            (url, *pli_every)
+        }
+    };
+    let offer = pc.create_offer(None)?;
+    pc.set_local_description(Instant::now(), offer)?;
+    let sdp = pc.local_description().context("no local description")?.sdp;
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(&endpoint)
+        .header("content-type", "application/sdp")
+        .bearer_auth(&target.token)
+        .body(sdp)
+        .send()
+        .await?;
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = resp.text().await?;
+    if status.as_u16() != 201 {
+        bail!("{endpoint}: {status}: {body}");
+    }
+    pc.set_remote_description(Instant::now(), RTCSessionDescription::answer(body)?)?;
+
+    let mut buf = vec![0u8; 2048];
+    let mut receivers: Vec<(RTCRtpReceiverId, u32, bool)> = Vec::new();
+    let mut last_seq: std::collections::HashMap<u32, u16> = Default::default();
+    let started = Instant::now();
+    let mut next_video = Instant::now();
+    let mut next_audio = Instant::now();
+    let mut next_pli = pli_every.map(|d| Instant::now() + d);
+    let mut connected = false;
+    loop {
+        while let Some(out) = pc.poll_write() {
+            let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
+        }
+        while let Some(ev) = pc.poll_event() {
+            match ev {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                    if s == RTCPeerConnectionState::Connected {
+                        connected = true;
+                        stats.connected.store(true, Relaxed);
+                    }
+                    if matches!(
+                        s,
+                        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                    ) {
+                        stats.connected.store(false, Relaxed);
+                        bail!("connection {s}");
+                    }
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    let video = pc
+                        .rtp_receiver(init.receiver_id)
+                        .map(|r| r.track().kind() == RtpCodecKind::Video)
+                        .unwrap_or(false);
+                    receivers.push((init.receiver_id, init.ssrc, video));
+                }
+                _ => {}
+            }
+        }
+        while let Some(msg) = pc.poll_read() {
+            match msg.message {
+                RTCMessage::RtpPacket(_, p) => {
+                    let video = receivers
+                        .iter()
+                        .find(|(_, ssrc, _)| *ssrc == p.header.ssrc)
+                        .is_some_and(|r| r.2);
+                    if video {
+                        stats.video_packets.fetch_add(1, Relaxed);
+                        if p.payload.first().is_some_and(|b| b & 0x1f == 5) {
+                            stats.keyframes.fetch_add(1, Relaxed);
+                        }
+                    } else {
+                        stats.audio_packets.fetch_add(1, Relaxed);
+                    }
+                    stats.bytes.fetch_add(p.payload.len() as u64, Relaxed);
+                    if let Some(prev) = last_seq.insert(p.header.ssrc, p.header.sequence_number) {
+                        let gap = p.header.sequence_number.wrapping_sub(prev);
+                        if gap > 1 && gap < 1000 {
+                            stats.lost.fetch_add(u64::from(gap - 1), Relaxed);
+                        }
+                    }
+                    if p.payload.len() >= 9 {
+                        let sent = u64::from_be_bytes(p.payload[1..9].try_into().expect("8 bytes"));
+                        let delay = stamp_now().saturating_sub(sent);
+                        let mut d = stats.delays_us.lock().unwrap_or_else(|e| e.into_inner());
+                        if d.len() < 100_000 && delay < 10_000_000 {
+                            d.push(delay as u32);
+                        }
+                    }
+                }
+                RTCMessage::RtcpPacket(_, packets) => {
+                    if std::env::var_os("BOT_DEBUG").is_some() {
+                        eprintln!("bot rtcp: {packets:?}");
+                    }
+                    if packets
+                        .iter()
+                        .any(|p| p.as_any().is::<PictureLossIndication>())
+                    {
+                        stats.plis_received.fetch_add(1, Relaxed);
+                        if let Some(s) = sending.as_mut() {
+                            s.want_keyframe = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        if connected {
+            if let Some(s) = sending.as_mut() {
+                if now >= next_video {
+                    send_frame(&mut pc, s, now)?;
+                    next_video += Duration::from_millis(33);
+                }
+                if now >= next_audio {
+                    send_audio(&mut pc, s, now)?;
+                    next_audio += Duration::from_millis(20);
+                }
+            }
+            if let Some(t) = next_pli
+                && now >= t
+            {
+                for (id, ssrc, video) in &receivers {
+                    if *video && let Some(mut r) = pc.rtp_receiver(*id) {
+                        let pli = PictureLossIndication {
+                            sender_ssrc: 0,
+                            media_ssrc: *ssrc,
+                        };
+                        r.write_rtcp(now, vec![Box::new(pli)])?;
+                    }
+                }
+                next_pli = pli_every.map(|d| now + d);
+            }
+        } else if started.elapsed() > Duration::from_secs(20) {
+            bail!("not connected after 20 s");
+        }
+        while let Some(out) = pc.poll_write() {
+            let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
+        }
+        let mut wake = pc.poll_timeout().unwrap_or(now + Duration::from_secs(1));
+        if connected && sending.is_some() {
+            wake = wake.min(next_video).min(next_audio);
+        }
+        if let Some(t) = next_pli {
+            wake = wake.min(t);
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            r = socket.recv_from(&mut buf) => {
+                let (n, from) = r?;
+                if std::env::var_os("BOT_DEBUG").is_some() && n > 1 && (192..=223).contains(&buf[1]) && buf[0] >= 128 {
+                    eprintln!("bot wire rtcp pt={} len={n}", buf[1]);
+                }
+                let _ = pc.handle_read(TaggedBytesMut {
+                    now: Instant::now(),
+                    transport: TransportContext { local_addr: local, peer_addr: from, ecn: None, transport_protocol: TransportProtocol::UDP },
+                    message: BytesMut::from(&buf[..n]),
+                });
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {
+                let _ = pc.handle_timeout(Instant::now());
+            }
+        }
+    }
+    if let Some(location) = location {
+        let _ = http
+            .delete(format!("{}{location}", target.base))
+            .bearer_auth(&target.token)
+            .send()
+            .await;
+    }
+    let _ = pc.close();
+    Ok(())
+}
+
+fn payload(first: u8, len: usize) -> Bytes {
+    let mut p = vec![0u8; len.max(9)];
+    p[0] = first;
+    p[1..9].copy_from_slice(&stamp_now().to_be_bytes());
+    Bytes::from(p)
+}
+
+fn send_frame(pc: &mut RTCPeerConnection, s: &mut Sending, now: Instant) -> Result<()> {
+    s.frame += 1;
+    let keyframe = s.want_keyframe || s.frame % 60 == 1;
+    s.want_keyframe = false;
+    // Bytes per frame at 30 fps; keyframes are 4× larger.
+    let mut bytes = (s.video_kbps as usize * 1000 / 8 / 30) * if keyframe { 4 } else { 1 };
+    let ts = (s.frame * 3000) as u32;
+    let mut first = true;
+    while bytes > 0 {
+        let len = bytes.min(1100);
+        bytes -= len;
+        let nal = if first && keyframe { 0x65 } else { 0x41 };
+        first = false;
+        s.seq_v = s.seq_v.wrapping_add(1);
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker: bytes == 0,
+                payload_type: 0,
+                sequence_number: s.seq_v,
+                timestamp: ts,
+                ssrc: s.video_ssrc,
+                ..Default::default()
+            },
+            payload: payload(nal, len),
+        };
+        write(pc, s.video, now, packet)?;
+    }
+    Ok(())
+}
+
+fn send_audio(pc: &mut RTCPeerConnection, s: &mut Sending, now: Instant) -> Result<()> {
+    s.seq_a = s.seq_a.wrapping_add(1);
+    let packet = rtc::rtp::Packet {
+        header: rtc::rtp::header::Header {
+            version: 2,
+            payload_type: 0,
+            sequence_number: s.seq_a,
+            timestamp: u32::from(s.seq_a) * 960,
+            ssrc: s.audio_ssrc,
+            ..Default::default()
+        },
+        payload: payload(0x78, 80),
+    };
+    write(pc, s.audio, now, packet)
+}
+
+fn write(
+    pc: &mut RTCPeerConnection,
+    sender: RTCRtpSenderId,
+    now: Instant,
+    mut packet: rtc::rtp::Packet,
+) -> Result<()> {
+    let mut sender = pc.rtp_sender(sender).context("sender vanished")?;
+    let pt = sender
+        .get_parameters()
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+        .context("no negotiated codec")?;
+    packet.header.payload_type = pt;
+    sender.write_rtp(now, packet)?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { effectScope, nextTick } from "vue";
+import { useClassroom } from "./useClassroom";
+
+// The page's wiring, with the browser's WebSocket, fetch and RTCPeerConnection faked.
+
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: { type: string; [k: string]: unknown }[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  receive(message: object) {
+    this.onmessage?.({ data: JSON.stringify({ v: 1, ...message }) });
+  }
+}
+
+class FakePc {
+  static all: FakePc[] = [];
+  connectionState = "new";
+  iceGatheringState = "complete";
+  localDescription: { sdp: string } | null = null;
+  ontrack = null;
+  onconnectionstatechange = null;
+  closed = false;
+  constructor() {
+    FakePc.all.push(this);
+  }
+  addTransceiver() {}
+  async createOffer() {
+    return { type: "offer", sdp: "offer" };
+  }
+  async setLocalDescription(d: { sdp: string }) {
+    this.localDescription = d;
+  }
+  async setRemoteDescription() {}
+  addEventListener() {}
+  removeEventListener() {}
+  close() {
+    this.closed = true;
+  }
+}
+
+const ana = { id: "s-ana", name: "Ana", role: "student", hand: false, on_stage: false };
+const teacherCam = { peer: "t-1", name: "Ms Li", role: "teacher", audio: true, video: true, transport: "whip" };
+const welcome = (publishers: object[] = []) => ({
+  type: "welcome",
+  room: "math",
+  you: ana,
+  roster: [ana],
+  publishers,
+  chat: [],
+  max_stage: 6,
+});
+
+let requests: { url: string; method: string }[];
+let scopes: ReturnType<typeof effectScope>[] = [];
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  FakePc.all = [];
+  requests = [];
+  vi.stubGlobal("WebSocket", FakeSocket);
+  vi.stubGlobal("RTCPeerConnection", FakePc);
+  vi.stubGlobal("MediaStream", class {});
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (url: string, init: RequestInit) => {
+      requests.push({ url, method: init.method ?? "GET" });
+      return new Response("answer", { status: 201, headers: { Location: "/whep/math/s1" } });
+    }),
+  );
+});
+afterEach(() => {
+  for (const scope of scopes) scope.stop();
+  scopes = [];
+  vi.unstubAllGlobals();
+});
+
+function open(search = "?token=tok") {
+  const scope = effectScope();
+  scopes.push(scope);
+  const token = new URLSearchParams(search).get("token");
+  const classroom = scope.run(() => useClassroom({ room: "math", token }, { protocol: "http:", host: "r:8686" }))!;
+  return { classroom, socket: () => FakeSocket.all[FakeSocket.all.length - 1] };
+}
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await nextTick();
+};
+const whepPosts = () => requests.filter((r) => r.method === "POST");
+
+describe("useClassroom", () => {
+  it("does nothing without a token", () => {
+    const { classroom } = open("");
+    expect(classroom.state.value).toBe("no-token");
+    expect(FakeSocket.all).toHaveLength(0);
+  });
+
+  it("dials the room's signaling and waits for the teacher", async () => {
+    const { classroom, socket } = open();
+    expect(socket().url).toBe("ws://r:8686/ws/math?token=tok");
+    expect(classroom.state.value).toBe("connecting");
+    socket().open();
+    socket().receive(welcome());
+    expect(classroom.state.value).toBe("waiting");
+    classroom.join();
+    await flush();
+    expect(whepPosts()).toHaveLength(0);
+  });
+
+  it("watches only once joined and the teacher publishes, and stops when the teacher does", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome([teacherCam]));
+    expect(classroom.state.value).toBe("live");
+    await flush();
+    expect(whepPosts()).toHaveLength(0);
+
+    classroom.join();
+    await flush();
+    expect(whepPosts().map((r) => r.url)).toEqual(["http://r:8686/whep/math"]);
+    expect(classroom.state.value).toBe("connecting");
+
+    socket().receive({ type: "publisher_removed", peer: "t-1" });
+    await flush();
+    expect(FakePc.all[0].closed).toBe(true);
+    expect(requests.filter((r) => r.method === "DELETE").map((r) => r.url)).toEqual(["http://r:8686/whep/math/s1"]);
+    expect(classroom.state.value).toBe("waiting");
+
+    socket().receive({ type: "publisher_added", publisher: teacherCam });
+    await flush();
+    expect(whepPosts()).toHaveLength(2);
+  });
+
+  it("sends hand, chat and invitation answers", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome());
+    classroom.toggleHand();
+    expect(classroom.myHand.value).toBe(true);
+    socket().receive({ type: "participant", participant: { ...ana, hand: true } });
+    expect(classroom.myHand.value).toBe(true);
+    expect(classroom.sendChat("   ")).toBe(false);
+    expect(classroom.sendChat("x".repeat(501))).toBe(false);
+    expect(classroom.sendChat("  hello  ")).toBe(true);
+    socket().receive({ type: "invited", by: "t-1" });
+    expect(classroom.room.value.invitedBy).toBe("t-1");
+    classroom.answerInvite(false);
+    expect(classroom.room.value.invitedBy).toBeNull();
+    expect(socket().sent.map((m) => JSON.stringify(m))).toEqual([
+      '{"v":1,"type":"raise_hand","raised":true}',
+      '{"v":1,"type":"chat","text":"hello"}',
+      '{"v":1,"type":"answer_invite","accept":false}',
+    ]);
+  });
+
+  it("stops everything when the class is opened elsewhere", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome([teacherCam]));
+    classroom.join();
+    await flush();
+    socket().receive({ type: "bye", reason: "replaced" });
+    await flush();
+    expect(classroom.state.value).toBe("replaced");
+    expect(FakePc.all[0].closed).toBe(true);
+  });
+
+  it("reports stats with the page state", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome());
+    expect(await classroom.stats()).toEqual({
+      framesDecoded: 0,
+      audioEnergy: 0,
+      connectionState: "none",
+      state: "waiting",
+    });
+  });
+});

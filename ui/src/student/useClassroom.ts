@@ -1,0 +1,249 @@
+// Wires signaling, playback and the page together: the one place with side effects.
+
+import { computed, onScopeDispose, ref, shallowRef, watch } from "vue";
+import { pageUrl, signalingProbeUrl, signalingUrl, whepUrl, type JoinLink, type Origin } from "./link";
+import { Player, type PlaybackStats } from "./player";
+import { chatLength, MAX_CHAT_CHARS, type ApiError, type ServerMessage } from "./protocol";
+import { initialRoomState, invitationAnswered, isOnStage, me, reduce, teacherPublisher, type RoomState } from "./room";
+import { askWhyRefused, Signaling } from "./signaling";
+import { studentState, type PlayerStatus, type SignalingStatus, type StudentState } from "./status";
+
+/** How long a refusal from the relay (a chat too fast, say) stays on screen. */
+const NOTICE_MS = 6000;
+
+export interface StudentStats extends PlaybackStats {
+  state: StudentState;
+}
+
+export function useClassroom(link: JoinLink, origin: Origin) {
+  const room = shallowRef<RoomState>(initialRoomState);
+  const signalingStatus = ref<SignalingStatus>("idle");
+  const playerStatus = ref<PlayerStatus>("idle");
+  /** The link was refused: nothing on this page can work until a new one is opened. */
+  const linkError = ref<ApiError | null>(null);
+  const playerError = ref<ApiError | null>(null);
+  /** A refusal of something the student did, shown for a moment. */
+  const notice = ref<ApiError | null>(null);
+  const joined = ref(false);
+  const soundBlocked = ref(false);
+  /** The hand as the student last set it, until the relay confirms or refuses. */
+  const handPending = ref<boolean | null>(null);
+  const video = shallowRef<HTMLVideoElement | null>(null);
+  const stream = shallowRef<MediaStream | null>(null);
+
+  const joinable = link.room !== null && link.token !== null ? { room: link.room, token: link.token } : null;
+  const linkOk = joinable !== null;
+  let noticeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  function showNotice(error: ApiError): void {
+    notice.value = error;
+    if (noticeTimer !== null) clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => (notice.value = null), NOTICE_MS);
+  }
+
+  function received(message: ServerMessage): void {
+    const before = room.value;
+    room.value = reduce(before, message);
+    if (message.type === "participant" && message.participant.id === before.you) handPending.value = null;
+    if (message.type === "welcome") handPending.value = null;
+    if (message.type === "error") {
+      handPending.value = null;
+      // Before the welcome, Signaling decides whether the link itself was refused.
+      if (before.welcomed) showNotice({ code: message.code, message: message.message });
+    }
+  }
+
+  const signaling =
+    joinable &&
+    new Signaling(
+      {
+        url: signalingUrl(origin, joinable.room, joinable.token),
+        probe: () =>
+          askWhyRefused(
+            (input, init) => fetch(input, init),
+            signalingProbeUrl(origin, joinable.room, joinable.token),
+            pageUrl(origin, joinable.room, joinable.token),
+          ),
+      },
+      {
+        message: received,
+        status: (s) => (signalingStatus.value = s),
+        fatal: (e) => (linkError.value = e),
+      },
+    );
+
+  const player =
+    joinable &&
+    new Player(
+      { url: whepUrl(origin, joinable.room), token: joinable.token },
+      {
+        status: (s) => (playerStatus.value = s),
+        stream: (s) => (stream.value = s),
+        error: (e) => (playerError.value = e),
+      },
+    );
+
+  const teacher = computed(() => teacherPublisher(room.value));
+  const you = computed(() => me(room.value));
+  const onStage = computed(() => isOnStage(room.value));
+  const myHand = computed(() => handPending.value ?? you.value?.hand ?? false);
+  const canTalk = computed(
+    () => signalingStatus.value === "open" && you.value !== null && you.value.role !== "observer",
+  );
+
+  const state = computed<StudentState>(() =>
+    studentState({
+      linkOk,
+      signaling: signalingStatus.value,
+      welcomed: room.value.welcomed,
+      fatal: linkError.value !== null,
+      teacherLive: teacher.value !== null,
+      joined: joined.value,
+      player: playerStatus.value,
+    }),
+  );
+
+  // Watch the teacher only while the student has joined and the teacher publishes.
+  const shouldPlay = computed(
+    () =>
+      joined.value &&
+      teacher.value !== null &&
+      linkError.value === null &&
+      signalingStatus.value !== "replaced" &&
+      signalingStatus.value !== "stopped",
+  );
+  watch(shouldPlay, (play) => (play ? player?.start() : player?.stop()));
+
+  watch([stream, video], ([s, v]) => {
+    if (!v) return;
+    if (v.srcObject !== s) v.srcObject = s;
+    if (s) void playWithSound(v);
+  });
+
+  async function playWithSound(v: HTMLVideoElement): Promise<void> {
+    v.muted = false;
+    try {
+      await v.play();
+      soundBlocked.value = false;
+    } catch (e) {
+      // AbortError: a newer stream took over. Anything but a refused autoplay is not ours.
+      if (!(e instanceof DOMException) || e.name !== "NotAllowedError") return;
+      // The browser wants a tap for sound: show the picture muted meanwhile.
+      soundBlocked.value = true;
+      v.muted = true;
+      v.play().catch(() => undefined);
+    }
+  }
+
+  /** The start button. Runs inside the click, so the browser lets the video play with sound. */
+  function join(): void {
+    joined.value = true;
+    const v = video.value;
+    if (v) {
+      v.muted = false;
+      // Unlocks the element for sound on browsers that want play() inside a gesture (iOS).
+      v.play().catch(() => undefined);
+    }
+  }
+
+  /** The "tap to enable sound" button; also inside a click. */
+  function enableSound(): void {
+    const v = video.value;
+    if (!v) return;
+    soundBlocked.value = false;
+    void playWithSound(v);
+  }
+
+  /** Sends a chat line; false when it is empty, too long, or there is no connection. */
+  function sendChat(text: string): boolean {
+    const trimmed = text.trim();
+    const n = chatLength(trimmed);
+    if (n === 0 || n > MAX_CHAT_CHARS || !canTalk.value) return false;
+    return signaling?.send({ type: "chat", text: trimmed }) ?? false;
+  }
+
+  function toggleHand(): void {
+    const raised = !myHand.value;
+    if (signaling?.send({ type: "raise_hand", raised })) handPending.value = raised;
+  }
+
+  function answerInvite(accept: boolean): void {
+    signaling?.send({ type: "answer_invite", accept });
+    room.value = invitationAnswered(room.value);
+  }
+
+  function leaveStage(): void {
+    signaling?.send({ type: "leave_stage" });
+  }
+
+  /** Starts playback again after it failed for good (a "try again" button). */
+  function retryPlayback(): void {
+    if (!shouldPlay.value || !player) return;
+    player.stop();
+    player.start();
+  }
+
+  async function stats(): Promise<StudentStats> {
+    const playback = player
+      ? await player.stats()
+      : { framesDecoded: 0, audioEnergy: 0, connectionState: "none" as const };
+    return { ...playback, state: state.value };
+  }
+
+  function leave(): void {
+    player?.leave();
+    signaling?.stop();
+  }
+
+  signaling?.start();
+  onScopeDispose(() => {
+    leave();
+    if (noticeTimer !== null) clearTimeout(noticeTimer);
+  });
+
+  return {
+    linkOk,
+    room,
+    state,
+    you,
+    teacher,
+    onStage,
+    myHand,
+    canTalk,
+    joined,
+    soundBlocked,
+    playerStatus,
+    signalingStatus,
+    linkError,
+    playerError,
+    notice,
+    video,
+    join,
+    enableSound,
+    sendChat,
+    toggleHand,
+    answerInvite,
+    leaveStage,
+    retryPlayback,
+    stats,
+    leave,
+  };
+}
+
+export type Classroom = ReturnType<typeof useClassroom>;
+
+/** What end-to-end tests read from the page (`window.__lecternStudent`). */
+export interface StudentTestApi {
+  /** Playback counters from `getStats()` (0 when absent) and the page's state. */
+  stats(): Promise<StudentStats>;
+}
+
+declare global {
+  interface Window {
+    __lecternStudent?: StudentTestApi;
+  }
+}
+
+export function exposeForTests(classroom: Classroom): void {
+  window.__lecternStudent = { stats: () => classroom.stats() };
+}
