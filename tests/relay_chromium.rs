@@ -1,1 +1,309 @@
-//! Placeholder replaced below.
+//! Headless Chromium as a real WebRTC peer on both sides of the relay: it publishes its
+//! fake camera and microphone through WHIP, a second page watches through WHEP, and the
+//! student page the relay serves plays the class, chats, and recovers when the teacher
+//! drops out and comes back.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; `cargo xtask test` installs them and
+//! runs these (`--run-ignored only -E 'test(/^chromium_/)'`).
+
+use anyhow::{Context, Result, bail};
+use lectern_e2e::webdriver::{Driver, Session};
+use lectern_proto::{PeerId, Role, RoomId};
+use lectern_relay::{Relay, RelayConfig};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const PUBLISH: &str = r#"
+const [token, done] = [arguments[0], arguments[arguments.length - 1]];
+(async () => {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: "sendonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => {
+    if (pc.iceGatheringState === "complete") r();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
+    setTimeout(r, 2000);
+  });
+  const res = await fetch("/whip/math", {
+    method: "POST",
+    headers: { "content-type": "application/sdp", authorization: "Bearer " + token },
+    body: pc.localDescription.sdp,
+  });
+  const text = await res.text();
+  if (res.status !== 201) return done({ error: res.status + " " + text });
+  await pc.setRemoteDescription({ type: "answer", sdp: text });
+  window.whipLocation = res.headers.get("location");
+  done({ location: window.whipLocation });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+const UNPUBLISH: &str = r#"
+const [token, done] = [arguments[0], arguments[arguments.length - 1]];
+fetch(window.whipLocation, { method: "DELETE", headers: { authorization: "Bearer " + token } })
+  .then((r) => { window.pc.close(); done(r.status); }, (e) => done(String(e)));
+"#;
+
+const WATCH: &str = r#"
+const [token, done] = [arguments[0], arguments[arguments.length - 1]];
+(async () => {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => {
+    if (pc.iceGatheringState === "complete") r();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
+    setTimeout(r, 2000);
+  });
+  const res = await fetch("/whep/math", {
+    method: "POST",
+    headers: { "content-type": "application/sdp", authorization: "Bearer " + token },
+    body: pc.localDescription.sdp,
+  });
+  const text = await res.text();
+  if (res.status !== 201) return done({ error: res.status + " " + text });
+  await pc.setRemoteDescription({ type: "answer", sdp: text });
+  // Play it, so the audio is rendered and its energy measured.
+  const el = document.createElement("video");
+  el.muted = false;
+  el.autoplay = true;
+  el.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track));
+  document.body.appendChild(el);
+  el.play().catch(() => {});
+  done({ location: res.headers.get("location") });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+const STATS: &str = r#"
+const done = arguments[arguments.length - 1];
+window.pc.getStats().then((report) => {
+  const out = { state: window.pc.connectionState, framesDecoded: 0, audioEnergy: 0, width: 0 };
+  report.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") { out.framesDecoded = s.framesDecoded || 0; out.width = s.frameWidth || 0; }
+    if (s.type === "inbound-rtp" && s.kind === "audio") out.audioEnergy = s.totalAudioEnergy || 0;
+  });
+  done(out);
+});
+"#;
+
+const STUDENT_STATS: &str = r#"
+const done = arguments[arguments.length - 1];
+window.__lecternStudent.stats().then(done, (e) => done({ error: String(e) }));
+"#;
+
+struct Class {
+    // Dropped last: the relay's tasks run on it.
+    relay: Option<Relay>,
+    rt: tokio::runtime::Runtime,
+    base: String,
+}
+
+impl Class {
+    fn start() -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let relay = rt.block_on(Relay::start(RelayConfig {
+            http: "127.0.0.1:0".parse()?,
+            media: "127.0.0.1:0".parse()?,
+            ..RelayConfig::default()
+        }))?;
+        let base = format!("http://{}", relay.http_addr());
+        Ok(Self {
+            relay: Some(relay),
+            rt,
+            base,
+        })
+    }
+
+    fn token(&self, sub: &str, name: &str, role: Role) -> String {
+        self.relay.as_ref().expect("running").signer().issue(
+            RoomId::new("math").expect("valid"),
+            PeerId::new(sub).expect("valid"),
+            name,
+            role,
+            Duration::from_secs(600),
+        )
+    }
+}
+
+impl Drop for Class {
+    fn drop(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            self.rt.block_on(relay.shutdown());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn call(page: &Session, js: &str, token: &str) -> Result<Value> {
+    let v = page.script_async(js, json!([token]))?;
+    if let Some(e) = v.get("error") {
+        bail!("page script failed: {e}");
+    }
+    Ok(v)
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(0.0)
+}
+
+/// Waits until `stats` shows frames decoded rising by at least `frames` and audio energy.
+fn wait_playing(
+    what: &str,
+    frames: f64,
+    timeout: Duration,
+    stats: impl Fn() -> Result<Value>,
+) -> Result<Value> {
+    let started = Instant::now();
+    let first = stats()?;
+    let mut last = first.clone();
+    while started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(500));
+        last = stats()?;
+        if num(&last, "framesDecoded") - num(&first, "framesDecoded") >= frames
+            && num(&last, "audioEnergy") > 0.0
+        {
+            return Ok(last);
+        }
+    }
+    bail!("{what}: not playing after {timeout:?}: first {first}, last {last}")
+}
+
+fn artifacts() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(std::env::var_os("LECTERN_ARTIFACTS")?);
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver (cargo xtask test runs it)"]
+fn chromium_publishes_through_whip_and_another_chromium_watches_through_whep() -> Result<()> {
+    let class = Class::start()?;
+    let driver = Driver::chromedriver(free_port())?;
+    let teacher = driver.chromium(&["--disable-features=WebRtcHideLocalIpsWithMdns"])?;
+    teacher.script_timeout(Duration::from_secs(30))?;
+    teacher.navigate(&format!("{}/healthz", class.base))?;
+    let published = call(
+        &teacher,
+        PUBLISH,
+        &class.token("teacher", "Ms Wang", Role::Teacher),
+    )?;
+    assert!(
+        published["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/whip/math/"))
+    );
+
+    let viewer = driver.chromium(&[
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--autoplay-policy=no-user-gesture-required",
+    ])?;
+    viewer.script_timeout(Duration::from_secs(30))?;
+    viewer.navigate(&format!("{}/healthz", class.base))?;
+    call(&viewer, WATCH, &class.token("s1", "Ann", Role::Student))?;
+    let playing = wait_playing("WHEP viewer", 30.0, Duration::from_secs(20), || {
+        viewer.script_async(STATS, json!([])).context("stats")
+    })?;
+    assert_eq!(playing["state"], "connected");
+    assert_eq!(
+        playing["width"], 640,
+        "the viewer decodes the publisher's picture size"
+    );
+    // Still rising a moment later: the stream keeps flowing, not just a first burst.
+    let later = wait_playing("WHEP viewer, later", 20.0, Duration::from_secs(10), || {
+        viewer.script_async(STATS, json!([])).context("stats")
+    })?;
+    assert!(num(&later, "framesDecoded") > num(&playing, "framesDecoded"));
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver (cargo xtask test runs it)"]
+fn chromium_student_page_plays_the_class_chats_and_recovers_when_the_teacher_returns() -> Result<()>
+{
+    let class = Class::start()?;
+    let driver = Driver::chromedriver(free_port())?;
+    let teacher = driver.chromium(&["--disable-features=WebRtcHideLocalIpsWithMdns"])?;
+    teacher.script_timeout(Duration::from_secs(30))?;
+    teacher.navigate(&format!("{}/healthz", class.base))?;
+    let teacher_token = class.token("teacher", "Ms Wang", Role::Teacher);
+
+    // The student arrives first and waits; a real browser hides its address behind mDNS.
+    let student = driver.chromium(&["--lang=zh-CN"])?;
+    student.script_timeout(Duration::from_secs(30))?;
+    let student_token = class.token("s1", "Li Lei", Role::Student);
+    student.navigate(&format!("{}/room/math?token={student_token}", class.base))?;
+    student.wait_for(
+        "[data-testid=student-status][data-state=waiting]",
+        Duration::from_secs(15),
+    )?;
+    student.wait_for(
+        "[data-testid=roster-item][data-peer=s1]",
+        Duration::from_secs(5),
+    )?;
+    let start = student.wait_for("[data-testid=student-start]", Duration::from_secs(5))?;
+    student.click(&start)?;
+
+    call(&teacher, PUBLISH, &teacher_token)?;
+    student.wait_for(
+        "[data-testid=student-status][data-state=live]",
+        Duration::from_secs(20),
+    )?;
+    let stats = || {
+        student
+            .script_async(STUDENT_STATS, json!([]))
+            .context("student stats")
+    };
+    wait_playing("student page", 30.0, Duration::from_secs(20), stats)?;
+
+    // Chat goes through the relay and comes back.
+    let input = student.wait_for("[data-testid=chat-input]", Duration::from_secs(5))?;
+    student.send_keys(&input, "老师好")?;
+    let send = student.wait_for("[data-testid=chat-send]", Duration::from_secs(5))?;
+    student.click(&send)?;
+    let line = student.wait_for(
+        "[data-testid=chat-line][data-from=s1]",
+        Duration::from_secs(10),
+    )?;
+    let started = Instant::now();
+    let mut said = student.text(&line)?;
+    while !said.contains("老师好") && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+        said = student.text(&line)?;
+    }
+    assert!(said.contains("老师好"), "chat line reads {said:?}");
+    if let Some(dir) = artifacts() {
+        student.screenshot(&dir.join("student-page-live.png"))?;
+    }
+
+    // The teacher drops out: the page waits; the teacher comes back: it plays again.
+    let status = teacher.script_async(UNPUBLISH, json!([teacher_token]))?;
+    assert_eq!(status, 200);
+    student.wait_for(
+        "[data-testid=student-status][data-state=waiting]",
+        Duration::from_secs(15),
+    )?;
+    call(&teacher, PUBLISH, &teacher_token)?;
+    student.wait_for(
+        "[data-testid=student-status][data-state=live]",
+        Duration::from_secs(20),
+    )?;
+    wait_playing(
+        "student page after the teacher returned",
+        30.0,
+        Duration::from_secs(25),
+        stats,
+    )?;
+    Ok(())
+}

@@ -1,4 +1,5 @@
-//! A minimal W3C WebDriver client over HTTP, enough to drive the app through tauri-driver.
+//! A minimal W3C WebDriver client over HTTP, enough to drive the app through tauri-driver
+//! and headless Chromium through chromedriver.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -24,9 +25,20 @@ impl Driver {
             &port.to_string(),
             "--native-port",
             &(port + 1).to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        ]);
+        Self::spawn(cmd, port, env)
+    }
+
+    /// Starts Debian's `chromedriver` on `port`.
+    pub fn chromedriver(port: u16) -> Result<Self> {
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"));
+        Self::spawn(cmd, port, &[])
+    }
+
+    fn spawn(mut cmd: Command, port: u16, env: &[(&str, &str)]) -> Result<Self> {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -36,12 +48,12 @@ impl Driver {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .spawn()
-            .context("starting tauri-driver (cargo install tauri-driver --locked)")?;
+            .with_context(|| format!("starting {program} (cargo xtask setup installs it)"))?;
         let driver = Self { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if started.elapsed() > Duration::from_secs(20) {
-                bail!("tauri-driver did not listen on {port}");
+                bail!("{program} did not listen on {port}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -50,11 +62,37 @@ impl Driver {
 
     /// Opens a session on the app binary.
     pub fn session(&self, application: &str) -> Result<Session> {
+        self.session_with(
+            json!({"browserName": "wry", "tauri:options": {"application": application}}),
+        )
+    }
+
+    /// Opens a headless Chromium with fake camera and microphone that may use loopback
+    /// ICE candidates. `extra_args` are added to the command line.
+    pub fn chromium(&self, extra_args: &[&str]) -> Result<Session> {
+        let mut args = vec![
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--window-size=1280,800",
+        ];
+        args.extend_from_slice(extra_args);
+        self.session_with(json!({"browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}))
+    }
+
+    fn session_with(&self, capabilities: Value) -> Result<Session> {
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()?;
         let base = format!("http://127.0.0.1:{}", self.port);
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": application}}}});
+        let caps = json!({"capabilities": {"alwaysMatch": capabilities}});
         let v: Value = http
             .post(format!("{base}/session"))
             .json(&caps)
@@ -152,6 +190,16 @@ impl Session {
         .map(drop)
     }
 
+    /// Types `text` into an element.
+    pub fn send_keys(&self, e: &Element, text: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.0),
+            Some(json!({"text": text})),
+        )
+        .map(drop)
+    }
+
     /// An element's visible text.
     pub fn text(&self, e: &Element) -> Result<String> {
         Ok(self
@@ -179,11 +227,41 @@ impl Session {
 
     /// Runs a script in the page and returns its result.
     pub fn script(&self, js: &str) -> Result<Value> {
+        self.script_with(js, json!([]))
+    }
+
+    /// Runs a script with `arguments`.
+    pub fn script_with(&self, js: &str, args: Value) -> Result<Value> {
         self.call(
             reqwest::Method::POST,
             "/execute/sync",
-            Some(json!({"script": js, "args": []})),
+            Some(json!({"script": js, "args": args})),
         )
+    }
+
+    /// Runs an async script: it gets `arguments` and calls the last one with its result.
+    pub fn script_async(&self, js: &str, args: Value) -> Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": js, "args": args})),
+        )
+    }
+
+    /// Loads a URL.
+    pub fn navigate(&self, url: &str) -> Result<()> {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .map(drop)
+    }
+
+    /// Sets the time limit of async scripts.
+    pub fn script_timeout(&self, timeout: Duration) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"script": timeout.as_millis() as u64})),
+        )
+        .map(drop)
     }
 
     /// Saves a PNG screenshot of the window.
