@@ -83,6 +83,7 @@ fn subscribe() -> BotRole {
     BotRole::Subscribe {
         peer: None,
         pli_every: None,
+        light: false,
     }
 }
 
@@ -428,6 +429,7 @@ async fn abuse_hurts_only_the_abuser() {
         BotRole::Subscribe {
             peer: None,
             pli_every: Some(Duration::from_millis(5)),
+            light: false,
         },
     );
     wait_until("flooder connected", Duration::from_secs(10), || {
@@ -539,5 +541,63 @@ async fn a_publisher_leaving_ends_its_watchers_and_signaling_says_so() {
         removed.contains("\"type\":\"publisher_removed\""),
         "{removed}"
     );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv4_and_ipv6_peers_share_one_dual_stack_port() {
+    let relay = Relay::start(RelayConfig {
+        http: "[::]:0".parse().unwrap(),
+        media: "[::]:0".parse().unwrap(),
+        public_ips: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+        secret: SECRET.into(),
+        ..RelayConfig::default()
+    })
+    .await
+    .expect("relay starts");
+    let port = relay.http_addr().port();
+    let mut bots = Bots::new();
+    let spawn = |bots: &mut Bots, base: String, token: String, role: BotRole| {
+        let stats = Arc::new(BotStats::default());
+        let target = Target {
+            base,
+            room: "math".into(),
+            token,
+        };
+        bots.tasks.push(tokio::spawn(bot::run(
+            target,
+            role,
+            stats.clone(),
+            bots.stop.subscribe(),
+        )));
+        stats
+    };
+    let publisher = spawn(
+        &mut bots,
+        format!("http://127.0.0.1:{port}"),
+        token(&relay, "math", "teacher", Role::Teacher),
+        BotRole::Publish { video_kbps: 300 },
+    );
+    wait_until("IPv4 publisher connected", Duration::from_secs(10), || {
+        publisher.connected.load(Relaxed)
+    })
+    .await;
+    let v6 = spawn(
+        &mut bots,
+        format!("http://[::1]:{port}"),
+        token(&relay, "math", "s6", Role::Student),
+        subscribe(),
+    );
+    let v4 = spawn(
+        &mut bots,
+        format!("http://127.0.0.1:{port}"),
+        token(&relay, "math", "s4", Role::Student),
+        subscribe(),
+    );
+    wait_until("both families receive", Duration::from_secs(10), || {
+        v6.video_packets.load(Relaxed) > 30 && v4.video_packets.load(Relaxed) > 30
+    })
+    .await;
+    bots.stop().await;
     relay.shutdown().await;
 }

@@ -5,12 +5,13 @@ mod cli;
 mod commands;
 mod i18n;
 mod paths;
+mod relay;
 mod state;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tauri::Runtime;
+use tauri::{Manager, Runtime};
 
 pub use state::AppState;
 
@@ -40,7 +41,13 @@ pub fn main() -> ExitCode {
         Some(command) => cli::run(command),
         None => match run_app(tauri::Builder::default()) {
             Ok(app) => {
-                app.run(|_, _| {});
+                app.run(|handle, event| {
+                    if let tauri::RunEvent::Exit = event {
+                        // Students get a `bye` instead of a silent drop.
+                        let state = handle.state::<AppState>();
+                        tauri::async_runtime::block_on(state.relay.stop());
+                    }
+                });
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -64,6 +71,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::selfcheck::export_report,
         commands::selfcheck::answer_speaker_check,
         commands::devices::play_test_tone,
+        commands::relay::relay_status,
     ])
 }
 
@@ -88,13 +96,15 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
             }
         })
         .build(tauri::generate_context!("../tauri.conf.json"))?;
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        handle.state::<AppState>().relay.start().await;
+    });
     Ok(app)
 }
 
 #[cfg(test)]
 mod tests {
-    use tauri::Manager;
-
     use super::*;
 
     /// The committed TypeScript bindings match the Rust commands and types.
@@ -129,5 +139,26 @@ mod tests {
         let app = run_app(tauri::test::mock_builder()).unwrap();
         let state = app.state::<AppState>();
         assert!(state.store.path().starts_with(dir.path()));
+        // The embedded relay comes up by itself (on free ports if 8686 is taken).
+        let status = tauri::async_runtime::block_on(async {
+            for _ in 0..100 {
+                let s = state.relay.status().await;
+                if s.state != lectern_proto::RelayState::Starting {
+                    return s;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            state.relay.status().await
+        });
+        assert_eq!(
+            status.state,
+            lectern_proto::RelayState::Running,
+            "{status:?}"
+        );
+        assert!(
+            status.urls.iter().any(|u| u.starts_with("http://")),
+            "{status:?}"
+        );
+        assert!(status.media_port > 0);
     }
 }

@@ -7,6 +7,7 @@ use lectern_proto::DeviceSelection;
 use lectern_record::Store;
 
 use crate::paths;
+use crate::relay::EmbeddedRelay;
 
 /// Everything the commands share. The capture session is behind an async mutex because
 /// the preview and the self-check take turns opening devices; media itself never waits
@@ -18,6 +19,8 @@ pub struct AppState {
     pub checking: AtomicBool,
     /// Set by the webview when it has drawn the last preview frame (see `preview.rs`).
     pub preview_credit: Arc<AtomicBool>,
+    /// The relay inside the app (started once the app runs).
+    pub relay: EmbeddedRelay,
 }
 
 impl std::fmt::Debug for AppState {
@@ -69,6 +72,7 @@ impl AppState {
             capture: tokio::sync::Mutex::new(None),
             checking: AtomicBool::new(false),
             preview_credit: Arc::new(AtomicBool::new(true)),
+            relay: EmbeddedRelay::default(),
         })
     }
 }

@@ -60,6 +60,9 @@ pub enum Role {
     Subscribe {
         peer: Option<String>,
         pli_every: Option<Duration>,
+        /// Count SRTP packets from their clear RTP headers instead of decrypting them
+        /// (a benchmark's many cheap viewers; delay needs a full one).
+        light: bool,
     },
 }
 
@@ -179,7 +182,13 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let _ = epoch();
-    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    // The bot's address family follows the relay URL's.
+    let bind = if target.base.contains("[::1]") {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let socket = UdpSocket::bind(bind).await?;
     let local = socket.local_addr()?;
     let mut pc = build_pc(local)?;
     let mut sending = None;
@@ -207,7 +216,9 @@ pub async fn run(
             });
             (format!("{}/whip/{}", target.base, target.room), None)
         }
-        Role::Subscribe { peer, pli_every } => {
+        Role::Subscribe {
+            peer, pli_every, ..
+        } => {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
                 pc.add_transceiver_from_kind(
                     kind,
@@ -256,6 +267,8 @@ pub async fn run(
     let mut next_audio = Instant::now();
     let mut next_pli = pli_every.map(|d| Instant::now() + d);
     let mut connected = false;
+    let light = matches!(role, Role::Subscribe { light: true, .. });
+    let mut video_pts: Vec<u8> = Vec::new();
     loop {
         while let Some(out) = pc.poll_write() {
             let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
@@ -266,6 +279,24 @@ pub async fn run(
                     if s == RTCPeerConnectionState::Connected {
                         connected = true;
                         stats.connected.store(true, Relaxed);
+                        let ids: Vec<_> = pc.get_receivers().collect();
+                        video_pts.clear();
+                        for id in ids {
+                            if let Some(mut r) = pc.rtp_receiver(id) {
+                                video_pts.extend(
+                                    r.get_parameters()
+                                        .rtp_parameters
+                                        .codecs
+                                        .iter()
+                                        .filter(|c| {
+                                            c.rtp_codec
+                                                .mime_type
+                                                .eq_ignore_ascii_case(MIME_TYPE_H264)
+                                        })
+                                        .map(|c| c.payload_type),
+                                );
+                            }
+                        }
                     }
                     if matches!(
                         s,
@@ -376,6 +407,12 @@ pub async fn run(
             _ = stop.changed() => break,
             r = socket.recv_from(&mut buf) => {
                 let (n, from) = r?;
+                if light && connected && n >= 12 && (128..192).contains(&buf[0]) {
+                    if !(192..=223).contains(&buf[1]) {
+                        count_clear_rtp(&buf[..n], &video_pts, &stats, &mut last_seq);
+                    }
+                    continue;
+                }
                 if std::env::var_os("BOT_DEBUG").is_some() && n > 1 && (192..=223).contains(&buf[1]) && buf[0] >= 128 {
                     eprintln!("bot wire rtcp pt={} len={n}", buf[1]);
                 }
@@ -399,6 +436,30 @@ pub async fn run(
     }
     let _ = pc.close();
     Ok(())
+}
+
+/// Counts an SRTP packet from its clear header: payload type, sequence number, SSRC.
+fn count_clear_rtp(
+    packet: &[u8],
+    video_pts: &[u8],
+    stats: &BotStats,
+    last_seq: &mut std::collections::HashMap<u32, u16>,
+) {
+    let pt = packet[1] & 0x7f;
+    let seq = u16::from_be_bytes([packet[2], packet[3]]);
+    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+    if video_pts.contains(&pt) {
+        stats.video_packets.fetch_add(1, Relaxed);
+    } else {
+        stats.audio_packets.fetch_add(1, Relaxed);
+    }
+    stats.bytes.fetch_add(packet.len() as u64, Relaxed);
+    if let Some(prev) = last_seq.insert(ssrc, seq) {
+        let gap = seq.wrapping_sub(prev);
+        if gap > 1 && gap < 1000 {
+            stats.lost.fetch_add(u64::from(gap - 1), Relaxed);
+        }
+    }
 }
 
 fn payload(first: u8, len: usize) -> Bytes {

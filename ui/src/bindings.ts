@@ -114,6 +114,17 @@ async playTestTone(speaker: string | null) : Promise<Result<null, ApiError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * The embedded relay's state, addresses and load.
+ */
+async relayStatus() : Promise<Result<RelayStatus, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("relay_status") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -230,7 +241,55 @@ export type ErrorCode =
 /**
  * Anything else; the message says what.
  */
-"internal"
+"internal" | 
+/**
+ * No token, or a token that is not ours (bad signature, garbled).
+ */
+"unauthorized" | 
+/**
+ * The token has expired.
+ */
+"token_expired" | 
+/**
+ * The token is for another room.
+ */
+"wrong_room" | 
+/**
+ * The token is valid but lacks the role or grant this needs.
+ */
+"forbidden" | 
+/**
+ * The SDP offer (or trickle fragment) could not be parsed or negotiated.
+ */
+"bad_sdp" | 
+/**
+ * The peer offered no codec the relay can forward (H.264 packetization-mode 1, Opus).
+ */
+"unsupported_codec" | 
+/**
+ * The request body or message is larger than the relay accepts.
+ */
+"too_large" | 
+/**
+ * The stage already has the most students it allows.
+ */
+"stage_full" | 
+/**
+ * Publishing needs a place on the stage first.
+ */
+"not_on_stage" | 
+/**
+ * Too many requests or messages; slow down.
+ */
+"rate_limited" | 
+/**
+ * A signaling message of a protocol version this relay does not speak.
+ */
+"unsupported_version" | 
+/**
+ * The relay is at its configured limit of peers or rooms.
+ */
+"capacity"
 /**
  * One thing the self-check found, with the values its message needs.
  */
@@ -404,6 +463,42 @@ export type ParamValue = number | string
  * A publish resolution Lectern can choose.
  */
 export type PublishResolution = "360p" | "540p" | "720p"
+/**
+ * Where the relay inside the app is.
+ */
+export type RelayState = 
+/**
+ * Binding its ports.
+ */
+"starting" | 
+/**
+ * Serving.
+ */
+"running" | 
+/**
+ * Could not start; `error` says why.
+ */
+"failed"
+/**
+ * The embedded relay's address and load.
+ */
+export type RelayStatus = { state: RelayState; 
+/**
+ * Base URLs students on this network can reach, LAN addresses first.
+ */
+urls: string[]; 
+/**
+ * The shared media port (UDP, and ICE-TCP when `tcp`).
+ */
+media_port: number; tcp: boolean; rooms: number; 
+/**
+ * WebRTC sessions (publishers and viewers).
+ */
+sessions: number; 
+/**
+ * Open signaling connections.
+ */
+connections: number; error: ApiError | null }
 /**
  * One line of the self-check history.
  */

@@ -36,6 +36,15 @@ const APT_TEST: &[&str] = &[
     "libasound2-plugins", // ALSA → PulseAudio
     "alsa-utils",
     "imagemagick",
+    "chromium", // a real WebRTC peer: WHIP publisher, WHEP viewer, the student page
+    "chromium-driver",
+    "fonts-noto-cjk",     // Chinese text in screenshots
+    "simple-whip-client", // a third-party WHIP publisher (GStreamer webrtcbin)
+    "gstreamer1.0-tools",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-nice",
 ];
 
 /// Node.js 18 is the oldest the UI toolchain (Vite 6) supports.

@@ -9,6 +9,7 @@
 mod devices;
 mod error;
 mod ids;
+mod relay;
 mod selfcheck;
 mod settings;
 mod signal;
@@ -17,6 +18,7 @@ mod token;
 pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
 pub use error::{ApiError, ErrorCode};
 pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};
+pub use relay::{RelayState, RelayStatus};
 pub use selfcheck::{
     Area, CameraStats, EncodeSpeed, EncoderStats, Finding, FindingCode, MicStats, ParamValue,
     PublishResolution, ReportSummary, SelfCheckProgress, SelfCheckReport, Severity, SpeakerMethod,

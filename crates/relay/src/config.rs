@@ -8,10 +8,11 @@ use std::path::Path;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelayConfig {
-    /// HTTP address (WHIP, WHEP, signaling, pages). Default `0.0.0.0:8686`.
+    /// HTTP address (WHIP, WHEP, signaling, pages). Default `[::]:8686`: IPv6 and IPv4
+    /// (falls back to `0.0.0.0` where IPv6 is off).
     pub http: SocketAddr,
     /// Address of the shared media port, UDP and (when `tcp` is on) ICE-TCP. Default
-    /// `0.0.0.0:8687`; port 0 picks a free one.
+    /// `[::]:8687`, dual-stack like `http`; port 0 picks a free one.
     pub media: SocketAddr,
     /// Offer ICE-TCP on the media port for networks that block UDP.
     pub tcp: bool,
@@ -30,8 +31,8 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            http: "0.0.0.0:8686".parse().expect("valid literal"),
-            media: "0.0.0.0:8687".parse().expect("valid literal"),
+            http: "[::]:8686".parse().expect("valid literal"),
+            media: "[::]:8687".parse().expect("valid literal"),
             tcp: true,
             public_ips: Vec::new(),
             include_loopback: true,

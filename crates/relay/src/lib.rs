@@ -70,7 +70,8 @@ fn announce_addresses(config: &RelayConfig, bound: IpAddr) -> Vec<IpAddr> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|i| i.addr.map(|a| a.ip()))
-        .filter(|ip| bound.is_ipv4() == ip.is_ipv4() || bound.is_ipv6())
+        // A dual-stack socket serves both families; an IPv4 one only IPv4.
+        .filter(|ip| bound.is_ipv6() || ip.is_ipv4())
         .filter(|ip| config.include_loopback || !ip.is_loopback())
         // Link-local IPv6 needs a scope id browsers do not use in candidates.
         .filter(|ip| !matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
@@ -82,11 +83,31 @@ fn announce_addresses(config: &RelayConfig, bound: IpAddr) -> Vec<IpAddr> {
 
 impl Relay {
     /// Binds the ports and starts the relay's tasks on the current tokio runtime.
-    pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+    pub async fn start(mut config: RelayConfig) -> Result<Self, RelayError> {
         let bind_err = |addr| move |source| RelayError::Bind { addr, source };
-        let udp = UdpSocket::bind(config.media)
-            .await
-            .map_err(bind_err(config.media))?;
+        // `[::]` is dual-stack on Linux, macOS and Windows; where IPv6 is switched off,
+        // fall back to IPv4 only.
+        let v4_any = |a: SocketAddr| match a {
+            SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+                SocketAddr::new(IpAddr::from([0, 0, 0, 0]), a.port())
+            }
+            other => other,
+        };
+        let udp = match UdpSocket::bind(config.media).await {
+            Ok(s) => s,
+            Err(e)
+                if v4_any(config.media) != config.media
+                    && e.kind() != std::io::ErrorKind::AddrInUse =>
+            {
+                tracing::info!("no IPv6 ({e}): relay on IPv4 only");
+                config.media = v4_any(config.media);
+                config.http = v4_any(config.http);
+                UdpSocket::bind(config.media)
+                    .await
+                    .map_err(bind_err(config.media))?
+            }
+            Err(e) => return Err(bind_err(config.media)(e)),
+        };
         let media_addr = udp.local_addr().map_err(bind_err(config.media))?;
         let tcp = if config.tcp {
             let addr = media_addr;

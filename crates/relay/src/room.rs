@@ -608,8 +608,14 @@ impl Rooms {
             m.offline_since = None;
             (m.participant.clone(), m.conn.is_some())
         });
-        if let Some((participant, true)) = participant {
-            self.broadcast(room_id, ServerMessage::Participant { participant });
+        match participant {
+            Some((participant, true)) => {
+                self.broadcast(room_id, ServerMessage::Participant { participant });
+            }
+            // Offline and off stage: no place left to keep (as `disconnect` decides for
+            // anyone off stage). Kept, they would hold the room open forever.
+            Some((_, false)) => room.members.retain(|m| &m.participant.id != peer),
+            None => {}
         }
         self.broadcast(room_id, ServerMessage::Stage { peers: stage });
         self.out.push_back(RoomOutput::EndPublish {
@@ -891,6 +897,31 @@ mod tests {
             room: room(),
             peer: PeerId::new("ann").unwrap()
         }));
+    }
+
+    #[test]
+    fn a_student_removed_from_the_stage_while_offline_does_not_keep_the_room() {
+        // Found by the `signaling` fuzz target: the removal ended the grace period
+        // without removing the offline member, so the room was never forgotten.
+        let mut w = World::new();
+        w.join(1, "teacher", Role::Teacher);
+        w.join(2, "ann", Role::Student);
+        w.say(1, r#"{"v":1,"type":"invite","peer":"ann"}"#);
+        w.say(2, r#"{"v":1,"type":"answer_invite","accept":true}"#);
+        let now = w.now();
+        w.rooms
+            .handle_input(now, RoomInput::Disconnect { conn: ConnId(2) });
+        let out = w.say(1, r#"{"v":1,"type":"remove_from_stage","peer":"ann"}"#);
+        assert!(out.contains(&RoomOutput::EndPublish {
+            room: room(),
+            peer: PeerId::new("ann").unwrap()
+        }));
+        let now = w.now();
+        w.rooms
+            .handle_input(now, RoomInput::Disconnect { conn: ConnId(1) });
+        w.advance(STAGE_GRACE + Duration::from_secs(1));
+        assert_eq!(w.rooms.room_count(), 0);
+        assert_eq!(w.rooms.poll_timeout(), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod devices;
 pub mod preview;
+pub mod relay;
 pub mod selfcheck;
 pub mod settings;
 

@@ -92,7 +92,7 @@ pub async fn run(
                 for _ in 0..UDP_BATCH {
                     match next {
                         Ok((n, from)) => {
-                            engine.handle_datagram(Instant::now(), TransportProtocol::UDP, from, BytesMut::from(&buf[..n]));
+                            engine.handle_datagram(Instant::now(), TransportProtocol::UDP, canonical(from), BytesMut::from(&buf[..n]));
                         }
                         // ICMP port unreachable surfaces here on some systems: not fatal.
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -115,6 +115,28 @@ pub async fn run(
         }
     }
     tracing::info!("media engine stopped");
+}
+
+/// An IPv4 peer reaching a dual-stack socket shows up as `::ffff:a.b.c.d`; the engine
+/// and ICE see it as the plain IPv4 address its candidates name.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+/// The form of `to` that `socket` can send to (mapped IPv4 on a dual-stack socket).
+fn on_socket(socket: &UdpSocket, to: SocketAddr) -> SocketAddr {
+    match (socket.local_addr(), to) {
+        (Ok(SocketAddr::V6(_)), SocketAddr::V4(v4)) => {
+            SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+        }
+        _ => to,
+    }
 }
 
 fn handle_command(engine: &mut Engine, cmd: Command) {
@@ -165,7 +187,7 @@ fn flush(
 ) {
     while let Some(t) = engine.poll_transmit() {
         match t.protocol {
-            TransportProtocol::UDP => match udp.try_send_to(&t.data, t.to) {
+            TransportProtocol::UDP => match udp.try_send_to(&t.data, on_socket(udp, t.to)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => engine.dropped_on_send(t.session),
                 Err(e) => tracing::debug!(to = %t.to, "udp send: {e}"),
@@ -204,7 +226,7 @@ async fn accept_tcp(
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_tcp(stream, addr, events.clone()));
+                    tokio::spawn(serve_tcp(stream, canonical(addr), events.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("ice-tcp accept: {e}");
