@@ -134,6 +134,10 @@ async fn subscribers_receive_the_publisher_and_start_on_a_keyframe() {
         // The relay held video back until a keyframe, and asked the publisher for one at
         // once rather than waiting out the two-second GOP.
         assert!(s.keyframes.load(Relaxed) >= 1);
+        assert!(
+            s.first_video_was_keyframe.load(Relaxed),
+            "a subscriber's first video packet starts a keyframe"
+        );
         assert_eq!(s.lost.load(Relaxed), 0, "nothing is lost on loopback");
     }
     assert!(

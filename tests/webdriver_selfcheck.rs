@@ -62,6 +62,9 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
         ("LECTERN_SYNTHETIC_DEVICES", "1"),
         ("LANG", "zh_CN.UTF-8"),
         ("LC_ALL", "zh_CN.UTF-8"),
+        // The embedded relay, on free loopback ports so parallel runs do not collide.
+        ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
+        ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
     ];
     let driver = Driver::start(4444, &env).unwrap();
     let s = driver.session(&app()).unwrap();
@@ -147,12 +150,28 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
     );
     std::fs::remove_file(path).unwrap();
 
-    // The other pages say honestly what is coming.
+    // The Class page shows the embedded relay running, at an address that answers.
     let class = s
         .wait_for("[data-testid=nav-class]", Duration::from_secs(5))
         .unwrap();
     s.click(&class).unwrap();
     assert_eq!(title(&s), "Class");
+    s.wait_for(
+        "[data-testid=relay-card][data-state=running]",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let url = s
+        .text(
+            &s.wait_for("[data-testid=relay-url] code", Duration::from_secs(5))
+                .unwrap(),
+        )
+        .unwrap();
+    let health: serde_json::Value = reqwest::blocking::get(format!("{url}/healthz"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{url}");
     std::thread::sleep(Duration::from_millis(500)); // let the page finish fading in
     s.screenshot(&artifact("class-en.png")).unwrap();
     let back = s

@@ -73,7 +73,10 @@ pub struct BotStats {
     pub video_packets: AtomicU64,
     pub audio_packets: AtomicU64,
     pub bytes: AtomicU64,
+    /// Video packets that start a keyframe (IDR or SPS, in any packetization).
     pub keyframes: AtomicU64,
+    /// Whether the first video packet received started a keyframe.
+    pub first_video_was_keyframe: AtomicBool,
     pub plis_received: AtomicU64,
     /// Highest RTP sequence number gaps seen (lost packets, as a subscriber counts them).
     pub lost: AtomicU64,
@@ -324,8 +327,11 @@ pub async fn run(
                         .find(|(_, ssrc, _)| *ssrc == p.header.ssrc)
                         .is_some_and(|r| r.2);
                     if video {
-                        stats.video_packets.fetch_add(1, Relaxed);
-                        if p.payload.first().is_some_and(|b| b & 0x1f == 5) {
+                        let keyframe = lectern_relay::sfu::h264::starts_keyframe(&p.payload);
+                        if stats.video_packets.fetch_add(1, Relaxed) == 0 {
+                            stats.first_video_was_keyframe.store(keyframe, Relaxed);
+                        }
+                        if keyframe {
                             stats.keyframes.fetch_add(1, Relaxed);
                         }
                     } else {
@@ -338,7 +344,7 @@ pub async fn run(
                             stats.lost.fetch_add(u64::from(gap - 1), Relaxed);
                         }
                     }
-                    if p.payload.len() >= 9 {
+                    if p.payload.len() >= 13 && &p.payload[9..13] == STAMP_MARK {
                         let sent = u64::from_be_bytes(p.payload[1..9].try_into().expect("8 bytes"));
                         let delay = stamp_now().saturating_sub(sent);
                         let mut d = stats.delays_us.lock().unwrap_or_else(|e| e.into_inner());
@@ -462,10 +468,14 @@ fn count_clear_rtp(
     }
 }
 
+/// Marks a payload whose bytes 1..9 are a bot's send stamp (real media never is).
+const STAMP_MARK: &[u8; 4] = b"LECT";
+
 fn payload(first: u8, len: usize) -> Bytes {
-    let mut p = vec![0u8; len.max(9)];
+    let mut p = vec![0u8; len.max(13)];
     p[0] = first;
     p[1..9].copy_from_slice(&stamp_now().to_be_bytes());
+    p[9..13].copy_from_slice(STAMP_MARK);
     Bytes::from(p)
 }
 

@@ -80,7 +80,41 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         (total - capture) * 100.0,
         capture * 100.0
     ));
+    rows.extend(fanout()?);
     write_table(root, &rows)
+}
+
+/// The relay fan-out benchmark: one JSON line per subscriber count.
+fn fanout() -> Result<Vec<String>> {
+    let out = cmd("cargo")
+        .args([
+            "bench",
+            "-q",
+            "-p",
+            "lectern-e2e",
+            "--bench",
+            "fanout",
+            "--",
+            "50,100,250,500",
+            "10",
+        ])
+        .output()?;
+    let mut rows = Vec::new();
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+        rows.push(format!(
+            "| relay fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers ({connected} connected): relay CPU, delay added p50 / p99, loss | {cpu:.1} % of a core = **{per_core:.0} subscribers per core**; {p50:.1} / {p99:.1} ms; {loss:.2} % | ≥ 1000 subscribers per core; p99 ≤ 20 ms; 0 % | `cargo bench -p lectern-e2e --bench fanout -- {n} 10` |",
+            n = field("subscribers"),
+            connected = field("connected"),
+            cpu = field("relay_cpu") * 100.0,
+            per_core = field("subscribers_per_core"),
+            p50 = field("delay_p50_ms"),
+            p99 = field("delay_p99_ms"),
+            loss = field("loss") * 100.0,
+        ));
+    }
+    anyhow::ensure!(!rows.is_empty(), "the fan-out benchmark printed no results");
+    Ok(rows)
 }
 
 fn mean_ns(estimates: &str) -> Option<f64> {

@@ -38,13 +38,20 @@ const APT_TEST: &[&str] = &[
     "imagemagick",
     "chromium", // a real WebRTC peer: WHIP publisher, WHEP viewer, the student page
     "chromium-driver",
-    "fonts-noto-cjk",     // Chinese text in screenshots
-    "simple-whip-client", // a third-party WHIP publisher (GStreamer webrtcbin)
+    "fonts-noto-cjk", // Chinese text in screenshots
+    // A third-party WHIP publisher: GStreamer's webrtcbin driven from Python. (Debian 12's
+    // simple-whip-client aborts at start: it mixes libsoup 2 and 3.)
     "gstreamer1.0-tools",
     "gstreamer1.0-plugins-base",
     "gstreamer1.0-plugins-good",
     "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-plugins-ugly", // x264enc
     "gstreamer1.0-nice",
+    "python3-gi",
+    "gir1.2-gstreamer-1.0",
+    "gir1.2-gst-plugins-base-1.0",
+    "gir1.2-gst-plugins-bad-1.0",
+    "gir1.2-nice-0.1",
 ];
 
 /// Node.js 18 is the oldest the UI toolchain (Vite 6) supports.

@@ -148,6 +148,11 @@ struct Outbound {
     ssrc: u32,
     /// Negotiated payload type, learned once negotiation is done.
     payload_type: Option<u8>,
+    /// Subtracted from the publisher's sequence numbers, fixed at the first packet
+    /// forwarded: the subscriber's stream starts where it joins, with no gap for what
+    /// it never got (video held back until a keyframe), so it NACKs nothing it cannot
+    /// have.
+    seq_offset: Option<u16>,
     mime: &'static str,
 }
 
@@ -587,6 +592,7 @@ impl Engine {
                 sender,
                 ssrc,
                 payload_type: None,
+                seq_offset: None,
                 mime,
             })
         };
@@ -1121,7 +1127,12 @@ impl Engine {
             else {
                 continue;
             };
+            let seq_in = packet.header.sequence_number;
+            let offset = *out
+                .seq_offset
+                .get_or_insert_with(|| seq_in.wrapping_sub(rand::random::<u16>()));
             let mut p = packet.clone();
+            p.header.sequence_number = seq_in.wrapping_sub(offset);
             p.header.ssrc = out.ssrc;
             p.header.payload_type = pt;
             // Extension ids were negotiated with the publisher, not this subscriber: the
