@@ -1,7 +1,8 @@
-//! `cargo xtask run | test | bench | setup | ui | bindings` — the project's two commands
+//! `cargo xtask run | test | bench | setup | ui | bindings | fuzz` — the project's two commands
 //! and their helpers. Only std and anyhow, so it builds in seconds on a fresh machine.
 
 mod bench;
+mod fuzz;
 mod pulse;
 mod setup;
 mod sh;
@@ -23,6 +24,8 @@ usage: cargo xtask <command>
   setup           install system packages and tools only
   ui              build the UI only
   bindings        regenerate ui/src/bindings.ts from the Rust commands
+  fuzz [--seconds N]
+                  run each relay fuzz target for N seconds (default 20)
 ";
 
 fn main() -> Result<()> {
@@ -39,6 +42,7 @@ fn main() -> Result<()> {
         }
         Some("setup") => setup::ensure(setup::Purpose::Test),
         Some("ui") => build_ui(&root),
+        Some("fuzz") => fuzz::run(&root, fuzz::seconds_arg(&args[1..])?),
         Some("bindings") => cmd("cargo")
             .args([
                 "test",
@@ -167,6 +171,12 @@ fn test(root: &Path) -> Result<()> {
         ),
     ];
     run_ignored(nextest, "webdriver_", &env)?;
+    // 4. Real third-party WebRTC peers against the relay: headless Chromium (publisher,
+    //    viewer, the student page) and GStreamer's webrtcbin as a WHIP publisher.
+    run_ignored(nextest, "chromium_", &env)?;
+    run_ignored(nextest, "thirdparty_", &env)?;
+    // 5. The relay's parsers under libFuzzer, briefly.
+    fuzz::run(root, fuzz::TEST_SECONDS)?;
     eprintln!(
         "xtask: all tests passed; WebDriver screenshots are in {}",
         artifacts.display()
