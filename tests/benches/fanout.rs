@@ -149,8 +149,9 @@ async fn scenario(n: usize, seconds: u64) -> serde_json::Value {
         )));
         subs.push(stats);
         if i % 25 == 24 {
-            // Let handshakes finish in waves rather than all at once.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Let handshakes finish in waves rather than all at once (a class does not
+            // arrive in the same millisecond either).
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
     let ramp = Instant::now();

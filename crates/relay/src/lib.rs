@@ -81,6 +81,32 @@ fn announce_addresses(config: &RelayConfig, bound: IpAddr) -> Vec<IpAddr> {
     ips
 }
 
+/// Socket buffers of the shared media port. Every peer's packets pass through this one
+/// socket: with the OS default (≈ 200 KiB on Linux) a burst of keyframes to a few
+/// hundred viewers, or a storm of DTLS handshakes, overflows it and drops keep-alives
+/// along with media. The OS may cap the request (`net.core.rmem_max`/`wmem_max`).
+const MEDIA_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// Binds the shared media port, dual-stack when `addr` is `[::]`, with large buffers.
+fn bind_media(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    for (what, result) in [
+        ("receive", socket.set_recv_buffer_size(MEDIA_SOCKET_BUFFER)),
+        ("send", socket.set_send_buffer_size(MEDIA_SOCKET_BUFFER)),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!("media socket {what} buffer stays at the OS default: {e}");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 impl Relay {
     /// Binds the ports and starts the relay's tasks on the current tokio runtime.
     pub async fn start(mut config: RelayConfig) -> Result<Self, RelayError> {
@@ -93,7 +119,7 @@ impl Relay {
             }
             other => other,
         };
-        let udp = match UdpSocket::bind(config.media).await {
+        let udp = match bind_media(config.media) {
             Ok(s) => s,
             Err(e)
                 if v4_any(config.media) != config.media
@@ -102,9 +128,7 @@ impl Relay {
                 tracing::info!("no IPv6 ({e}): relay on IPv4 only");
                 config.media = v4_any(config.media);
                 config.http = v4_any(config.http);
-                UdpSocket::bind(config.media)
-                    .await
-                    .map_err(bind_err(config.media))?
+                bind_media(config.media).map_err(bind_err(config.media))?
             }
             Err(e) => return Err(bind_err(config.media)(e)),
         };

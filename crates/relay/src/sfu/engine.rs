@@ -186,6 +186,9 @@ struct Session {
     candidates: Vec<(TransportProtocol, SocketAddr)>,
     routes: Vec<(TransportProtocol, SocketAddr)>,
     state: RTCPeerConnectionState,
+    /// Reached `Connected` at least once: from then on ICE decides when it has failed
+    /// (a session that is briefly `Disconnected` under load is not dropped).
+    ever_connected: bool,
     created: Instant,
     deadline: Option<Instant>,
     mode: Mode,
@@ -461,6 +464,7 @@ impl Engine {
                 candidates,
                 routes: Vec::new(),
                 state: RTCPeerConnectionState::New,
+                ever_connected: false,
                 created: now,
                 deadline: None,
                 mode: Mode::Publisher {
@@ -631,6 +635,7 @@ impl Engine {
                 candidates,
                 routes: Vec::new(),
                 state: RTCPeerConnectionState::New,
+                ever_connected: false,
                 created: now,
                 deadline: None,
                 mode: Mode::Subscriber {
@@ -838,8 +843,7 @@ impl Engine {
             .sessions
             .values()
             .filter(|s| {
-                s.state != RTCPeerConnectionState::Connected
-                    && now.saturating_duration_since(s.created) > CONNECT_TIMEOUT
+                !s.ever_connected && now.saturating_duration_since(s.created) > CONNECT_TIMEOUT
             })
             .map(|s| s.id)
             .collect();
@@ -971,6 +975,7 @@ impl Engine {
                     return;
                 };
                 s.state = state;
+                s.ever_connected |= state == RTCPeerConnectionState::Connected;
                 tracing::debug!(session = %id, peer = %s.peer, "connection {state}");
                 match state {
                     RTCPeerConnectionState::Connected => match &mut s.mode {
