@@ -8,6 +8,14 @@
 //! TWCC sequence numbers and write sender reports.
 
 use super::feedback::{FEEDBACK_SLOT, FeedbackToApplication};
+mod forward;
+mod peer;
+mod session;
+
+use session::{Kind, Mode, Outbound, Session};
+
+use peer::bad_sdp;
+
 use super::h264;
 use super::offer::{self, OfferError, OfferSummary};
 use super::stun;
@@ -136,87 +144,6 @@ pub enum EngineEvent {
     PublisherDown { room: RoomId, peer: PeerId },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Audio,
-    Video,
-}
-
-#[derive(Debug)]
-struct Outbound {
-    sender: RTCRtpSenderId,
-    ssrc: u32,
-    /// Negotiated payload type, learned once negotiation is done.
-    payload_type: Option<u8>,
-    /// Subtracted from the publisher's sequence numbers, fixed at the first packet
-    /// forwarded: the subscriber's stream starts where it joins, with no gap for what
-    /// it never got (video held back until a keyframe), so it NACKs nothing it cannot
-    /// have.
-    seq_offset: Option<u16>,
-    mime: &'static str,
-}
-
-#[derive(Debug)]
-enum Mode {
-    Publisher {
-        /// Track id → (kind, receiver, media SSRC).
-        tracks: HashMap<String, (Kind, RTCRtpReceiverId, u32)>,
-        subscribers: Vec<SessionId>,
-        last_pli: Option<Instant>,
-        pli_pending: bool,
-        summary: OfferSummary,
-        announced: bool,
-    },
-    Subscriber {
-        source: SessionId,
-        audio: Option<Outbound>,
-        video: Option<Outbound>,
-        awaiting_keyframe: bool,
-    },
-}
-
-struct Session {
-    id: SessionId,
-    room: RoomId,
-    peer: PeerId,
-    name: String,
-    role: Role,
-    pc: RTCPeerConnection,
-    ufrag: String,
-    candidates: Vec<(TransportProtocol, SocketAddr)>,
-    routes: Vec<(TransportProtocol, SocketAddr)>,
-    state: RTCPeerConnectionState,
-    /// Reached `Connected` at least once: from then on ICE decides when it has failed
-    /// (a session that is briefly `Disconnected` under load is not dropped).
-    ever_connected: bool,
-    created: Instant,
-    deadline: Option<Instant>,
-    mode: Mode,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("room", &self.room)
-            .field("peer", &self.peer)
-            .field("state", &self.state)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// The local candidate address matching how `from` reached us.
-    fn local_addr(&self, protocol: TransportProtocol, from: SocketAddr) -> SocketAddr {
-        self.candidates
-            .iter()
-            .find(|(p, a)| *p == protocol && a.is_ipv4() == from.is_ipv4())
-            .or_else(|| self.candidates.iter().find(|(p, _)| *p == protocol))
-            .map_or(from, |(_, a)| *a)
-    }
-}
-
 /// Every WebRTC session of one relay.
 #[derive(Debug)]
 pub struct Engine {
@@ -237,82 +164,6 @@ type NewPc = (
     String,
     Vec<(TransportProtocol, SocketAddr)>,
 );
-
-fn bad_sdp(e: impl fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::BadSdp, e.to_string())
-}
-
-fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    (0..len)
-        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
-    let mut me = MediaEngine::default();
-    me.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: 111,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    let feedback = vec![
-        RTCPFeedback {
-            typ: "ccm".to_owned(),
-            parameter: "fir".to_owned(),
-        },
-        RTCPFeedback {
-            typ: "nack".to_owned(),
-            parameter: String::new(),
-        },
-        RTCPFeedback {
-            typ: "nack".to_owned(),
-            parameter: "pli".to_owned(),
-        },
-    ];
-    // Constrained baseline first (what mini-programs and every browser decode), then
-    // baseline; both with packetization-mode 1 and an RTX pair each.
-    for (pt, rtx, profile) in [(102u8, 103u8, "42e01f"), (104, 105, "42001f")] {
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_H264.to_owned(),
-                    clock_rate: 90000,
-                    channels: 0,
-                    sdp_fmtp_line: format!(
-                        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"
-                    ),
-                    rtcp_feedback: feedback.clone(),
-                },
-                payload_type: pt,
-            },
-            RtpCodecKind::Video,
-        )?;
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_RTX.to_owned(),
-                    clock_rate: 90000,
-                    channels: 0,
-                    sdp_fmtp_line: format!("apt={pt}"),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: rtx,
-            },
-            RtpCodecKind::Video,
-        )?;
-    }
-    Ok(me)
-}
-
 impl Engine {
     /// An engine with no sessions.
     pub fn new(config: EngineConfig, metrics: Arc<Metrics>) -> Self {
@@ -332,63 +183,6 @@ impl Engine {
     /// Number of live sessions.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
-    }
-
-    fn build_pc(&self, now: Instant, publisher: bool) -> Result<NewPc, ApiError> {
-        let internal =
-            |e: rtc::shared::error::Error| ApiError::new(ErrorCode::Internal, e.to_string());
-        let mut me = media_engine().map_err(internal)?;
-        let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
-            .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
-        let registry = if publisher {
-            configure_twcc_receiver_only(registry, &mut me).map_err(internal)?
-        } else {
-            registry
-        };
-        let ufrag = random_token(16);
-        let settings = SettingEngineBuilder::new()
-            .with_lite(true)
-            .with_ice_credentials(ufrag.clone(), random_token(32))
-            .build();
-        let mut pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_setting_engine(settings)
-            .with_media_engine(me)
-            .with_interceptor_registry(registry)
-            .build(now)
-            .map_err(internal)?;
-        let mut candidates = Vec::new();
-        let t = &self.config.transport;
-        for ip in &t.addresses {
-            let mut add = |network: &str, port: u16, tcp_type| -> Result<(), ApiError> {
-                let candidate = CandidateHostConfig {
-                    base_config: CandidateConfig {
-                        network: network.to_owned(),
-                        address: ip.to_string(),
-                        port,
-                        component: 1,
-                        ..Default::default()
-                    },
-                    tcp_type,
-                }
-                .new_candidate_host()
-                .map_err(internal)?;
-                let init = RTCIceCandidate::from(&candidate)
-                    .to_json()
-                    .map_err(internal)?;
-                pc.add_local_candidate(init).map_err(internal)?;
-                Ok(())
-            };
-            add("udp", t.udp_port, Default::default())?;
-            candidates.push((TransportProtocol::UDP, SocketAddr::new(*ip, t.udp_port)));
-            if let Some(tcp) = t.tcp_port {
-                add("tcp", tcp, rtc::ice::tcp_type::TcpType::Passive)?;
-                candidates.push((TransportProtocol::TCP, SocketAddr::new(*ip, tcp)));
-            }
-        }
-        pc.add_local_candidate(RTCIceCandidateInit::default())
-            .map_err(internal)?;
-        Ok((pc, ufrag, candidates))
     }
 
     fn check_capacity(&self) -> Result<(), ApiError> {
@@ -412,22 +206,6 @@ impl Engine {
         })
     }
 
-    fn negotiate(
-        pc: &mut RTCPeerConnection,
-        now: Instant,
-        offer_sdp: String,
-    ) -> Result<String, ApiError> {
-        let offer = RTCSessionDescription::offer(offer_sdp).map_err(bad_sdp)?;
-        pc.set_remote_description(now, offer).map_err(bad_sdp)?;
-        let answer = pc.create_answer(None).map_err(bad_sdp)?;
-        pc.set_local_description(now, answer).map_err(bad_sdp)?;
-        let sdp = pc
-            .local_description()
-            .ok_or_else(|| bad_sdp("no local description after negotiation"))?
-            .sdp;
-        Ok(sdp)
-    }
-
     fn new_id(&self) -> SessionId {
         loop {
             let id = SessionId(rand::random::<u64>() | 1);
@@ -441,33 +219,24 @@ impl Engine {
     pub fn publish(
         &mut self,
         now: Instant,
-        req: SessionRequest,
+        mut req: SessionRequest,
     ) -> Result<SessionAnswer, ApiError> {
         let summary = Self::summarize(&req.offer)?;
         if let Some(old) = self.publisher_of(&req.room, &req.peer) {
             self.remove(old);
         }
         self.check_capacity()?;
-        let (mut pc, ufrag, candidates) = self.build_pc(now, true)?;
-        let sdp = Self::negotiate(&mut pc, now, req.offer)?;
+        let (mut pc, ufrag, candidates) = peer::build_pc(now, true, &self.config.transport)?;
+        let sdp = peer::negotiate(&mut pc, now, std::mem::take(&mut req.offer))?;
         let id = self.new_id();
         self.insert(
             now,
-            Session {
+            Session::new(
                 id,
-                room: req.room,
-                peer: req.peer,
-                name: req.name,
-                role: req.role,
-                pc,
-                ufrag,
-                candidates,
-                routes: Vec::new(),
-                state: RTCPeerConnectionState::New,
-                ever_connected: false,
-                created: now,
-                deadline: None,
-                mode: Mode::Publisher {
+                req,
+                (pc, ufrag, candidates),
+                now,
+                Mode::Publisher {
                     tracks: HashMap::new(),
                     subscribers: Vec::new(),
                     last_pli: None,
@@ -475,7 +244,7 @@ impl Engine {
                     summary,
                     announced: false,
                 },
-            },
+            ),
         );
         self.metrics.publishers.fetch_add(1, Relaxed);
         Ok(SessionAnswer { session: id, sdp })
@@ -504,7 +273,7 @@ impl Engine {
     pub fn subscribe(
         &mut self,
         now: Instant,
-        req: SessionRequest,
+        mut req: SessionRequest,
         source: Option<&PeerId>,
     ) -> Result<SessionAnswer, ApiError> {
         Self::summarize(&req.offer)?;
@@ -522,8 +291,9 @@ impl Engine {
             )
         })?;
         self.check_capacity()?;
-        let (mut pc, ufrag, candidates) = self.build_pc(now, false)?;
-        let offer = RTCSessionDescription::offer(req.offer).map_err(bad_sdp)?;
+        let (mut pc, ufrag, candidates) = peer::build_pc(now, false, &self.config.transport)?;
+        let offer =
+            RTCSessionDescription::offer(std::mem::take(&mut req.offer)).map_err(bad_sdp)?;
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;
 
         // One sender per kind the source publishes, with the source's codec.
@@ -536,77 +306,21 @@ impl Engine {
         };
         let summary = *summary;
         let stream_id = format!("lectern-{source_id}");
-        let mut add = |kind: RtpCodecKind, mime: &'static str| -> Result<Outbound, ApiError> {
-            let ssrc = rand::random::<u32>();
-            let (codec, rtx) = match kind {
-                RtpCodecKind::Video => (
-                    RTCRtpCodec {
-                        mime_type: mime.to_owned(),
-                        clock_rate: 90000,
-                        channels: 0,
-                        sdp_fmtp_line:
-                            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-                                .to_owned(),
-                        rtcp_feedback: vec![],
-                    },
-                    Some(RTCRtpRtxParameters {
-                        ssrc: rand::random::<u32>(),
-                    }),
-                ),
-                _ => (
-                    RTCRtpCodec {
-                        mime_type: mime.to_owned(),
-                        clock_rate: 48000,
-                        channels: 2,
-                        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                        rtcp_feedback: vec![],
-                    },
-                    None,
-                ),
-            };
-            let track = MediaStreamTrack::new(
-                stream_id.clone(),
-                format!(
-                    "{stream_id}-{}",
-                    if mime == MIME_TYPE_H264 {
-                        "video"
-                    } else {
-                        "audio"
-                    }
-                ),
-                "lectern".to_owned(),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        rtx,
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
-            );
-            let sender = pc.add_track(track).map_err(bad_sdp)?;
-            // The stack may assign its own SSRC; RTCP from the subscriber names that one.
-            let ssrc = pc
-                .rtp_sender(sender)
-                .and_then(|s| s.track().ssrcs().next())
-                .unwrap_or(ssrc);
-            Ok(Outbound {
-                sender,
-                ssrc,
-                payload_type: None,
-                seq_offset: None,
-                mime,
-            })
-        };
         let audio = if summary.opus {
-            Some(add(RtpCodecKind::Audio, MIME_TYPE_OPUS)?)
+            Some(peer::add_outbound(
+                &mut pc,
+                &stream_id,
+                RtpCodecKind::Audio,
+            )?)
         } else {
             None
         };
         let video = if summary.h264 {
-            Some(add(RtpCodecKind::Video, MIME_TYPE_H264)?)
+            Some(peer::add_outbound(
+                &mut pc,
+                &stream_id,
+                RtpCodecKind::Video,
+            )?)
         } else {
             None
         };
@@ -624,27 +338,18 @@ impl Engine {
         }
         self.insert(
             now,
-            Session {
+            Session::new(
                 id,
-                room: req.room,
-                peer: req.peer,
-                name: req.name,
-                role: req.role,
-                pc,
-                ufrag,
-                candidates,
-                routes: Vec::new(),
-                state: RTCPeerConnectionState::New,
-                ever_connected: false,
-                created: now,
-                deadline: None,
-                mode: Mode::Subscriber {
+                req,
+                (pc, ufrag, candidates),
+                now,
+                Mode::Subscriber {
                     source: source_id,
                     audio,
                     video,
                     awaiting_keyframe: true,
                 },
-            },
+            ),
         );
         self.metrics.subscribers.fetch_add(1, Relaxed);
         Ok(SessionAnswer { session: id, sdp })
@@ -880,48 +585,6 @@ impl Engine {
         self.events.pop_front()
     }
 
-    /// Asks the publisher `id` for a keyframe, at most once per [`PLI_MIN_INTERVAL`].
-    fn request_keyframe(&mut self, now: Instant, id: SessionId, from_tick: bool) {
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let Mode::Publisher {
-            tracks,
-            last_pli,
-            pli_pending,
-            ..
-        } = &mut s.mode
-        else {
-            return;
-        };
-        if last_pli.is_some_and(|t| now.saturating_duration_since(t) < PLI_MIN_INTERVAL) {
-            if !from_tick {
-                self.metrics.plis_coalesced.fetch_add(1, Relaxed);
-            }
-            *pli_pending = true;
-            return;
-        }
-        let Some((_, receiver, ssrc)) =
-            tracks.values().find(|(k, _, _)| *k == Kind::Video).copied()
-        else {
-            // No video yet: ask again once it opens.
-            *pli_pending = true;
-            return;
-        };
-        *pli_pending = false;
-        *last_pli = Some(now);
-        if let Some(mut r) = s.pc.rtp_receiver(receiver) {
-            let pli = PictureLossIndication {
-                sender_ssrc: 0,
-                media_ssrc: ssrc,
-            };
-            if r.write_rtcp(now, vec![Box::new(pli)]).is_ok() {
-                self.metrics.plis_forwarded.fetch_add(1, Relaxed);
-            }
-        }
-        self.drain(now, id);
-    }
-
     /// Moves everything session `id` produced to where it goes.
     fn drain(&mut self, now: Instant, id: SessionId) {
         let Some(s) = self.sessions.get_mut(&id) else {
@@ -1005,7 +668,7 @@ impl Engine {
                         } => {
                             let source = *source;
                             for out in [audio, video].into_iter().flatten() {
-                                resolve_payload_type(&mut s.pc, out);
+                                peer::resolve_payload_type(&mut s.pc, out);
                             }
                             // A new watcher needs a keyframe now, not at the next GOP.
                             self.request_keyframe(now, source, false);
@@ -1045,145 +708,4 @@ impl Engine {
             _ => {}
         }
     }
-
-    fn on_message(&mut self, now: Instant, id: SessionId, message: TaggedRTCMessage) {
-        match message.message {
-            RTCMessage::RtpPacket(track_id, packet) => self.forward(now, id, &track_id, packet),
-            RTCMessage::RtcpPacket(_, packets) => {
-                let Some(s) = self.sessions.get(&id) else {
-                    return;
-                };
-                let Mode::Subscriber { source, .. } = s.mode else {
-                    return;
-                };
-                let mut wants_keyframe = false;
-                for p in &packets {
-                    let any = p.as_any();
-                    if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
-                        wants_keyframe = true;
-                    } else if any.is::<TransportLayerNack>() {
-                        self.metrics.nacks.fetch_add(1, Relaxed);
-                    }
-                }
-                if wants_keyframe {
-                    self.request_keyframe(now, source, false);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn forward(&mut self, now: Instant, from: SessionId, track_id: &str, packet: rtc::rtp::Packet) {
-        let Some(s) = self.sessions.get(&from) else {
-            return;
-        };
-        let Mode::Publisher {
-            tracks,
-            subscribers,
-            ..
-        } = &s.mode
-        else {
-            return;
-        };
-        let Some(&(kind, _, _)) = tracks.get(track_id) else {
-            return;
-        };
-        self.metrics.rtp_in_packets.fetch_add(1, Relaxed);
-        self.metrics
-            .rtp_in_bytes
-            .fetch_add(packet.payload.len() as u64, Relaxed);
-        let keyframe = kind == Kind::Video && h264::starts_keyframe(&packet.payload);
-        let subscribers = subscribers.clone();
-        for sub in subscribers {
-            let Some(s) = self.sessions.get_mut(&sub) else {
-                continue;
-            };
-            if s.state != RTCPeerConnectionState::Connected {
-                continue;
-            }
-            let Mode::Subscriber {
-                audio,
-                video,
-                awaiting_keyframe,
-                ..
-            } = &mut s.mode
-            else {
-                continue;
-            };
-            let out = match kind {
-                Kind::Audio => audio,
-                Kind::Video => {
-                    if *awaiting_keyframe {
-                        if !keyframe {
-                            self.metrics.drop_packet(DropReason::AwaitingKeyframe);
-                            continue;
-                        }
-                        *awaiting_keyframe = false;
-                    }
-                    video
-                }
-            };
-            let Some(out) = out else {
-                continue;
-            };
-            let Some(pt) = out
-                .payload_type
-                .or_else(|| resolve_payload_type(&mut s.pc, out))
-            else {
-                continue;
-            };
-            let seq_in = packet.header.sequence_number;
-            let offset = *out
-                .seq_offset
-                .get_or_insert_with(|| seq_in.wrapping_sub(rand::random::<u16>()));
-            let mut p = packet.clone();
-            p.header.sequence_number = seq_in.wrapping_sub(offset);
-            p.header.ssrc = out.ssrc;
-            p.header.payload_type = pt;
-            // Extension ids were negotiated with the publisher, not this subscriber: the
-            // subscriber's own interceptors add what it negotiated.
-            p.header.extension = false;
-            p.header.extensions.clear();
-            let bytes = p.payload.len() as u64;
-            if let Some(mut sender) = s.pc.rtp_sender(out.sender)
-                && sender.write_rtp(now, p).is_ok()
-            {
-                self.metrics.rtp_out_packets.fetch_add(1, Relaxed);
-                self.metrics.rtp_out_bytes.fetch_add(bytes, Relaxed);
-            }
-            while let Some(w) = s.pc.poll_write() {
-                self.transmits.push_back(Transmit {
-                    protocol: w.transport.transport_protocol,
-                    to: w.transport.peer_addr,
-                    session: sub,
-                    data: w.message,
-                });
-            }
-            self.reschedule(sub);
-        }
-    }
-
-    /// Reports a datagram the shell could not send (the subscriber's queue was full).
-    pub fn dropped_on_send(&mut self, session: SessionId) {
-        self.metrics.drop_packet(DropReason::SendQueueFull);
-        let _ = session;
-    }
-}
-
-/// Finds the payload type the subscriber negotiated for `out`'s codec.
-fn resolve_payload_type(pc: &mut RTCPeerConnection, out: &mut Outbound) -> Option<u8> {
-    let mut sender = pc.rtp_sender(out.sender)?;
-    let params = sender.get_parameters();
-    let pt = params
-        .rtp_parameters
-        .codecs
-        .iter()
-        .find(|c| {
-            c.rtp_codec.mime_type.eq_ignore_ascii_case(out.mime)
-                && (out.mime != MIME_TYPE_H264
-                    || c.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1"))
-        })
-        .map(|c| c.payload_type)?;
-    out.payload_type = Some(pt);
-    Some(pt)
 }

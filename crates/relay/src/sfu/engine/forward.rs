@@ -1,0 +1,170 @@
+//! The media path: RTP from a publisher to its subscribers, keyframe requests back.
+
+use super::*;
+
+impl Engine {
+    /// Asks the publisher `id` for a keyframe, at most once per [`PLI_MIN_INTERVAL`].
+    pub(super) fn request_keyframe(&mut self, now: Instant, id: SessionId, from_tick: bool) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let Mode::Publisher {
+            tracks,
+            last_pli,
+            pli_pending,
+            ..
+        } = &mut s.mode
+        else {
+            return;
+        };
+        if last_pli.is_some_and(|t| now.saturating_duration_since(t) < PLI_MIN_INTERVAL) {
+            if !from_tick {
+                self.metrics.plis_coalesced.fetch_add(1, Relaxed);
+            }
+            *pli_pending = true;
+            return;
+        }
+        let Some((_, receiver, ssrc)) =
+            tracks.values().find(|(k, _, _)| *k == Kind::Video).copied()
+        else {
+            // No video yet: ask again once it opens.
+            *pli_pending = true;
+            return;
+        };
+        *pli_pending = false;
+        *last_pli = Some(now);
+        if let Some(mut r) = s.pc.rtp_receiver(receiver) {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            };
+            if r.write_rtcp(now, vec![Box::new(pli)]).is_ok() {
+                self.metrics.plis_forwarded.fetch_add(1, Relaxed);
+            }
+        }
+        self.drain(now, id);
+    }
+
+    pub(super) fn on_message(&mut self, now: Instant, id: SessionId, message: TaggedRTCMessage) {
+        match message.message {
+            RTCMessage::RtpPacket(track_id, packet) => self.forward(now, id, &track_id, packet),
+            RTCMessage::RtcpPacket(_, packets) => {
+                let Some(s) = self.sessions.get(&id) else {
+                    return;
+                };
+                let Mode::Subscriber { source, .. } = s.mode else {
+                    return;
+                };
+                let mut wants_keyframe = false;
+                for p in &packets {
+                    let any = p.as_any();
+                    if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                        wants_keyframe = true;
+                    } else if any.is::<TransportLayerNack>() {
+                        self.metrics.nacks.fetch_add(1, Relaxed);
+                    }
+                }
+                if wants_keyframe {
+                    self.request_keyframe(now, source, false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn forward(&mut self, now: Instant, from: SessionId, track_id: &str, packet: rtc::rtp::Packet) {
+        let Some(s) = self.sessions.get(&from) else {
+            return;
+        };
+        let Mode::Publisher {
+            tracks,
+            subscribers,
+            ..
+        } = &s.mode
+        else {
+            return;
+        };
+        let Some(&(kind, _, _)) = tracks.get(track_id) else {
+            return;
+        };
+        self.metrics.rtp_in_packets.fetch_add(1, Relaxed);
+        self.metrics
+            .rtp_in_bytes
+            .fetch_add(packet.payload.len() as u64, Relaxed);
+        let keyframe = kind == Kind::Video && h264::starts_keyframe(&packet.payload);
+        let subscribers = subscribers.clone();
+        for sub in subscribers {
+            let Some(s) = self.sessions.get_mut(&sub) else {
+                continue;
+            };
+            if s.state != RTCPeerConnectionState::Connected {
+                continue;
+            }
+            let Mode::Subscriber {
+                audio,
+                video,
+                awaiting_keyframe,
+                ..
+            } = &mut s.mode
+            else {
+                continue;
+            };
+            let out = match kind {
+                Kind::Audio => audio,
+                Kind::Video => {
+                    if *awaiting_keyframe {
+                        if !keyframe {
+                            self.metrics.drop_packet(DropReason::AwaitingKeyframe);
+                            continue;
+                        }
+                        *awaiting_keyframe = false;
+                    }
+                    video
+                }
+            };
+            let Some(out) = out else {
+                continue;
+            };
+            let Some(pt) = out
+                .payload_type
+                .or_else(|| peer::resolve_payload_type(&mut s.pc, out))
+            else {
+                continue;
+            };
+            let seq_in = packet.header.sequence_number;
+            let offset = *out
+                .seq_offset
+                .get_or_insert_with(|| seq_in.wrapping_sub(rand::random::<u16>()));
+            let mut p = packet.clone();
+            p.header.sequence_number = seq_in.wrapping_sub(offset);
+            p.header.ssrc = out.ssrc;
+            p.header.payload_type = pt;
+            // Extension ids were negotiated with the publisher, not this subscriber: the
+            // subscriber's own interceptors add what it negotiated.
+            p.header.extension = false;
+            p.header.extensions.clear();
+            let bytes = p.payload.len() as u64;
+            if let Some(mut sender) = s.pc.rtp_sender(out.sender)
+                && sender.write_rtp(now, p).is_ok()
+            {
+                self.metrics.rtp_out_packets.fetch_add(1, Relaxed);
+                self.metrics.rtp_out_bytes.fetch_add(bytes, Relaxed);
+            }
+            while let Some(w) = s.pc.poll_write() {
+                self.transmits.push_back(Transmit {
+                    protocol: w.transport.transport_protocol,
+                    to: w.transport.peer_addr,
+                    session: sub,
+                    data: w.message,
+                });
+            }
+            self.reschedule(sub);
+        }
+    }
+
+    /// Reports a datagram the shell could not send (the subscriber's queue was full).
+    pub fn dropped_on_send(&mut self, session: SessionId) {
+        self.metrics.drop_packet(DropReason::SendQueueFull);
+        let _ = session;
+    }
+}
