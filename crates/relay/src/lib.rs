@@ -132,10 +132,27 @@ impl Relay {
             }
             Err(e) => return Err(bind_err(config.media)(e)),
         };
-        let media_addr = udp.local_addr().map_err(bind_err(config.media))?;
+        let mut udp = udp;
+        let mut media_addr = udp.local_addr().map_err(bind_err(config.media))?;
         let tcp = if config.tcp {
-            let addr = media_addr;
-            Some(TcpListener::bind(addr).await.map_err(bind_err(addr))?)
+            // ICE-TCP shares the UDP port's number. With port 0 the OS picked a UDP port
+            // whose TCP twin may be taken: pick again a few times.
+            let mut attempt = 0;
+            loop {
+                match TcpListener::bind(media_addr).await {
+                    Ok(l) => break Some(l),
+                    Err(e)
+                        if config.media.port() == 0
+                            && e.kind() == std::io::ErrorKind::AddrInUse
+                            && attempt < 16 =>
+                    {
+                        attempt += 1;
+                        udp = bind_media(config.media).map_err(bind_err(config.media))?;
+                        media_addr = udp.local_addr().map_err(bind_err(config.media))?;
+                    }
+                    Err(e) => return Err(bind_err(media_addr)(e)),
+                }
+            }
         } else {
             None
         };
