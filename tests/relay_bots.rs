@@ -12,29 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-const SECRET: &str = "test-secret-test-secret-test-secret";
-
-async fn start_relay() -> Relay {
-    let _ = env_logger::try_init();
-    Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        secret: SECRET.into(),
-        ..RelayConfig::default()
-    })
-    .await
-    .expect("relay starts")
-}
-
-fn token(relay: &Relay, room: &str, sub: &str, role: Role) -> String {
-    relay.signer().issue(
-        RoomId::new(room).unwrap(),
-        PeerId::new(sub).unwrap(),
-        sub,
-        role,
-        Duration::from_secs(600),
-    )
-}
+use lectern_e2e::relay::{SECRET, start_loopback as start_relay, token};
 
 struct Bots {
     stop: watch::Sender<bool>,

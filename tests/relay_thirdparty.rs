@@ -13,8 +13,8 @@
 //! `gstreamer1.0-nice` and the base/good/bad/ugly plugins; `cargo xtask test` runs it.
 
 use lectern_e2e::bot::{self, BotStats, Role as BotRole, Target};
-use lectern_proto::{PeerId, Role, RoomId};
-use lectern_relay::{Relay, RelayConfig};
+use lectern_proto::Role;
+use lectern_relay::Relay;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-const SECRET: &str = "test-secret-test-secret-test-secret";
+use lectern_e2e::relay::{start_loopback as start_relay, token};
 
 /// Debian's `python3-gi` belongs to the system interpreter, whatever `python3` is first
 /// on the PATH (pyenv, a virtualenv).
@@ -165,28 +165,6 @@ loop.run()
 pipeline.set_state(Gst.State.NULL)
 sys.exit(state["code"])
 "#;
-
-async fn start_relay() -> Relay {
-    let _ = env_logger::try_init();
-    Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        secret: SECRET.into(),
-        ..RelayConfig::default()
-    })
-    .await
-    .expect("relay starts")
-}
-
-fn token(relay: &Relay, room: &str, sub: &str, role: Role) -> String {
-    relay.signer().issue(
-        RoomId::new(room).unwrap(),
-        PeerId::new(sub).unwrap(),
-        sub,
-        role,
-        Duration::from_secs(600),
-    )
-}
 
 /// The publisher process, in its own process group (a Ctrl-C in the terminal reaches
 /// the test, not it), killed on drop. Its stderr is kept and printed if the test fails.
