@@ -26,7 +26,8 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
@@ -100,14 +101,103 @@ pub struct Target {
     pub token: String,
 }
 
-fn media_engine() -> Result<MediaEngine> {
+/// Where a bot connects: our relay, or another WHIP/WHEP server for a comparison.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    Lectern(Target),
+    /// xiu 0.14 (`/whip?app=…&stream=…`, `/whep?app=…&stream=…`, no token). Its WHIP side
+    /// reads only payload type 96 as H.264, so bots offer H.264 at 96 and nothing else
+    /// for video there; its HTTP parser waits for a body only after a `Content-Length`
+    /// header spelled in title case and answers one request per connection.
+    Xiu {
+        /// `http://127.0.0.1:port`
+        base: String,
+        app: String,
+        stream: String,
+    },
+}
+
+impl From<Target> for Endpoint {
+    fn from(target: Target) -> Self {
+        Self::Lectern(target)
+    }
+}
+
+impl Endpoint {
+    fn base(&self) -> &str {
+        match self {
+            Self::Lectern(t) => &t.base,
+            Self::Xiu { base, .. } => base,
+        }
+    }
+
+    fn url(&self, role: &Role) -> String {
+        match (self, role) {
+            (Self::Lectern(t), Role::Publish { .. }) => format!("{}/whip/{}", t.base, t.room),
+            (Self::Lectern(t), Role::Subscribe { peer, .. }) => match peer {
+                Some(p) => format!("{}/whep/{}?peer={p}", t.base, t.room),
+                None => format!("{}/whep/{}", t.base, t.room),
+            },
+            (Self::Xiu { base, app, stream }, Role::Publish { .. }) => {
+                format!("{base}/whip?app={app}&stream={stream}")
+            }
+            (Self::Xiu { base, app, stream }, Role::Subscribe { .. }) => {
+                format!("{base}/whep?app={app}&stream={stream}")
+            }
+        }
+    }
+
+    fn token(&self) -> Option<&str> {
+        match self {
+            Self::Lectern(t) => Some(&t.token),
+            Self::Xiu { .. } => None,
+        }
+    }
+
+    fn is_xiu(&self) -> bool {
+        matches!(self, Self::Xiu { .. })
+    }
+}
+
+fn media_engine(h264_at_96: bool) -> Result<MediaEngine> {
     let mut me = MediaEngine::default();
-    me.register_default_codecs()?;
+    if !h264_at_96 {
+        me.register_default_codecs()?;
+        return Ok(me);
+    }
+    let audio = sender_track_codec(RtpCodecKind::Audio);
+    me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: audio,
+            payload_type: 111,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    let mut video = sender_track_codec(RtpCodecKind::Video);
+    video.rtcp_feedback = [
+        ("goog-remb", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    })
+    .collect();
+    me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: video,
+            payload_type: 96,
+        },
+        RtpCodecKind::Video,
+    )?;
     Ok(me)
 }
 
-fn build_pc(local: std::net::SocketAddr) -> Result<RTCPeerConnection> {
-    let mut me = media_engine()?;
+fn build_pc(local: std::net::SocketAddr, h264_at_96: bool) -> Result<RTCPeerConnection> {
+    let mut me = media_engine(h264_at_96)?;
     let registry = register_default_interceptors(Registry::new(), &mut me)?
         .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
     let mut pc = RTCPeerConnectionBuilder::new()
@@ -143,8 +233,8 @@ struct Sending {
     video_kbps: u32,
 }
 
-fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
-    let codec = match kind {
+fn sender_track_codec(kind: RtpCodecKind) -> RTCRtpCodec {
+    match kind {
         RtpCodecKind::Video => RTCRtpCodec {
             mime_type: MIME_TYPE_H264.to_owned(),
             clock_rate: 90000,
@@ -160,7 +250,11 @@ fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
             sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
             rtcp_feedback: vec![],
         },
-    };
+    }
+}
+
+fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
+    let codec = sender_track_codec(kind);
     MediaStreamTrack::new(
         "bot".to_owned(),
         format!("bot-{kind}"),
@@ -177,25 +271,26 @@ fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
     )
 }
 
-/// Runs one bot until `stop` turns true. Returns the session URL it created.
+/// Runs one bot against `endpoint` (a [`Target`] is our relay) until `stop` turns true.
 pub async fn run(
-    target: Target,
+    endpoint: impl Into<Endpoint>,
     role: Role,
     stats: Arc<BotStats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let endpoint = endpoint.into();
     let _ = epoch();
     // The bot's address family follows the relay URL's.
-    let bind = if target.base.contains("[::1]") {
+    let bind = if endpoint.base().contains("[::1]") {
         "[::1]:0"
     } else {
         "127.0.0.1:0"
     };
     let socket = UdpSocket::bind(bind).await?;
     let local = socket.local_addr()?;
-    let mut pc = build_pc(local)?;
+    let mut pc = build_pc(local, endpoint.is_xiu())?;
     let mut sending = None;
-    let (endpoint, pli_every) = match &role {
+    let pli_every = match &role {
         Role::Publish { video_kbps } => {
             let audio = pc.add_track(sender_track(RtpCodecKind::Audio, rand::random()))?;
             let video = pc.add_track(sender_track(RtpCodecKind::Video, rand::random()))?;
@@ -217,11 +312,9 @@ pub async fn run(
                 want_keyframe: true,
                 video_kbps: *video_kbps,
             });
-            (format!("{}/whip/{}", target.base, target.room), None)
+            None
         }
-        Role::Subscribe {
-            peer, pli_every, ..
-        } => {
+        Role::Subscribe { pli_every, .. } => {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
                 pc.add_transceiver_from_kind(
                     kind,
@@ -232,33 +325,43 @@ pub async fn run(
                     }),
                 )?;
             }
-            let mut url = format!("{}/whep/{}", target.base, target.room);
-            if let Some(p) = peer {
-                url.push_str(&format!("?peer={p}"));
-            }
-            (url, *pli_every)
+            *pli_every
         }
     };
+    let url = endpoint.url(&role);
     let offer = pc.create_offer(None)?;
     pc.set_local_description(Instant::now(), offer)?;
     let sdp = pc.local_description().context("no local description")?.sdp;
-    let http = reqwest::Client::new();
-    let resp = http
-        .post(&endpoint)
+    let http = if endpoint.is_xiu() {
+        reqwest::Client::builder()
+            .http1_title_case_headers()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()?
+    } else {
+        reqwest::Client::new()
+    };
+    let mut post = http
+        .post(&url)
         .header("content-type", "application/sdp")
-        .bearer_auth(&target.token)
-        .body(sdp)
-        .send()
-        .await?;
+        .body(sdp);
+    if let Some(token) = endpoint.token() {
+        post = post.bearer_auth(token);
+    }
+    let resp = post.send().await?;
     let status = resp.status();
     let location = resp
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = resp.text().await?;
+    let mut body = resp.text().await?;
     if status.as_u16() != 201 {
-        bail!("{endpoint}: {status}: {body}");
+        bail!("{url}: {status}: {body}");
+    }
+    if endpoint.is_xiu() {
+        // Test traffic stays on loopback, whatever candidates another server offers.
+        body = loopback_candidates_only(&body);
     }
     pc.set_remote_description(Instant::now(), RTCSessionDescription::answer(body)?)?;
 
@@ -434,14 +537,31 @@ pub async fn run(
         }
     }
     if let Some(location) = location {
-        let _ = http
-            .delete(format!("{}{location}", target.base))
-            .bearer_auth(&target.token)
-            .send()
-            .await;
+        let mut delete = http.delete(format!("{}{location}", endpoint.base()));
+        if let Some(token) = endpoint.token() {
+            delete = delete.bearer_auth(token);
+        }
+        let _ = delete.send().await;
     }
     let _ = pc.close();
     Ok(())
+}
+
+/// Drops the `a=candidate` lines of an SDP whose address is not a loopback address.
+fn loopback_candidates_only(sdp: &str) -> String {
+    sdp.split_inclusive('\n')
+        .filter(|line| {
+            let Some(candidate) = line.trim_end().strip_prefix("a=candidate:") else {
+                return true;
+            };
+            // foundation component transport priority address port typ …
+            candidate
+                .split(' ')
+                .nth(4)
+                .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| ip.is_loopback())
+        })
+        .collect()
 }
 
 /// Counts an SRTP packet from its clear header: payload type, sequence number, SSRC.
@@ -543,4 +663,18 @@ fn write(
     packet.header.payload_type = pt;
     sender.write_rtp(now, packet)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_candidates_are_kept() {
+        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+                   a=candidate:2 1 udp 2130706431 10.0.0.5 40001 typ host\r\n\
+                   a=candidate:3 1 udp 2130706431 ::1 40002 typ host\r\na=end-of-candidates\r\n";
+        let kept = super::loopback_candidates_only(sdp);
+        assert!(kept.contains("127.0.0.1 40000") && kept.contains("::1 40002"));
+        assert!(!kept.contains("10.0.0.5"));
+        assert!(kept.starts_with("v=0\r\n") && kept.ends_with("a=end-of-candidates\r\n"));
+    }
 }
