@@ -6,6 +6,7 @@ mod fuzz;
 mod pulse;
 mod setup;
 mod sh;
+mod xiu;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,8 @@ usage: cargo xtask <command>
   bindings        regenerate ui/src/bindings.ts from the Rust commands
   fuzz [--seconds N]
                   run each relay fuzz target for N seconds (default 20)
+  xiu             build (or reuse) xiu 0.14.0 with the edits the fan-out comparison
+                  needs, outside the repository, and print the binary's path
 ";
 
 fn main() -> Result<()> {
@@ -43,6 +46,10 @@ fn main() -> Result<()> {
         Some("setup") => setup::ensure(setup::Purpose::Test),
         Some("ui") => build_ui(&root),
         Some("fuzz") => fuzz::run(&root, fuzz::seconds_arg(&args[1..])?),
+        Some("xiu") => {
+            println!("{}", xiu::build_xiu()?.display());
+            Ok(())
+        }
         Some("bindings") => cmd("cargo")
             .args([
                 "test",
