@@ -80,14 +80,26 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         (total - capture) * 100.0,
         capture * 100.0
     ));
-    rows.extend(fanout()?);
+    // xiu for the comparison: built outside the repository; without it, our rows still.
+    let xiu = crate::xiu::build_xiu().map_err(|e| {
+        eprintln!(
+            "xtask: xiu {} could not be built: {e:#}",
+            crate::xiu::VERSION
+        );
+        format!("{e:#}")
+    });
+    rows.extend(fanout(xiu)?);
     write_table(root, &rows)
 }
 
-/// The relay fan-out benchmark: one JSON line per subscriber count.
-fn fanout() -> Result<Vec<String>> {
-    let out = cmd("cargo")
-        .args([
+/// Subscriber counts of the fan-out benchmark, and those also run against xiu.
+const FANOUT: &str = "50,100,250,500";
+const FANOUT_XIU: &str = "50,100,250";
+
+/// The relay fan-out benchmark: one JSON line per subscriber count and server.
+fn fanout(xiu: std::result::Result<std::path::PathBuf, String>) -> Result<Vec<String>> {
+    let bench = |ns: &str, xiu: Option<&Path>| {
+        let mut c = cmd("cargo").args([
             "bench",
             "-q",
             "-p",
@@ -95,12 +107,29 @@ fn fanout() -> Result<Vec<String>> {
             "--bench",
             "fanout",
             "--",
-            "50,100,250,500",
+            ns,
             "10",
-        ])
-        .output()?;
+        ]);
+        if let Some(xiu) = xiu {
+            c = c.arg("--xiu").arg(xiu);
+        }
+        c.output()
+    };
+    let out = match &xiu {
+        Ok(binary) => {
+            let xiu_ns: Vec<&str> = FANOUT_XIU.split(',').collect();
+            let rest: Vec<&str> = FANOUT.split(',').filter(|n| !xiu_ns.contains(n)).collect();
+            let mut out = bench(FANOUT_XIU, Some(binary))?;
+            if !rest.is_empty() {
+                out.push_str(&bench(&rest.join(","), None)?);
+            }
+            out
+        }
+        Err(_) => bench(FANOUT, None)?,
+    };
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
     let mut rows = Vec::new();
-    for line in out.lines().filter(|l| l.starts_with('{')) {
+    for line in lines.iter().filter(|l| !l.contains("\"server\":\"xiu\"")) {
         let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
         rows.push(format!(
             "| relay fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers ({connected} connected): relay CPU, delay added p50 / p99, loss | {cpu:.1} % of a core = **{per_core:.0} subscribers per core**; {p50:.1} / {p99:.1} ms; {loss:.2} % | ≥ 1000 subscribers per core; p99 ≤ 20 ms; 0 % | `cargo bench -p lectern-e2e --bench fanout -- {n} 10` |",
@@ -114,7 +143,81 @@ fn fanout() -> Result<Vec<String>> {
         ));
     }
     anyhow::ensure!(!rows.is_empty(), "the fan-out benchmark printed no results");
+    let xiu_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("\"server\":\"xiu\""))
+        .collect();
+    rows.extend(xiu_rows(&xiu_lines, xiu.err()));
     Ok(rows)
+}
+
+/// The xiu comparison rows: one per subscriber count, then the CPU ratios.
+fn xiu_rows(lines: &[&str], build_error: Option<String>) -> Vec<String> {
+    let version = crate::xiu::VERSION;
+    let reproduce = format!(
+        "`cargo bench -p lectern-e2e --bench fanout -- {FANOUT_XIU} 10 --xiu $(cargo xtask xiu)`"
+    );
+    if let Some(why) = build_error {
+        let why = why.replace('|', "/").replace('\n', " ");
+        return vec![format!(
+            "| xiu {version} fan-out (comparison) | not measured: the xiu build failed: {why} | — | {reproduce} |"
+        )];
+    }
+    let mut rows = Vec::new();
+    let mut ratios = Vec::new();
+    for line in lines {
+        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+        let n = field("subscribers");
+        if !line.contains("\"relay_cpu\"") {
+            let why = string_after(line, "\"error\":").unwrap_or_else(|| "unknown".into());
+            rows.push(format!(
+                "| xiu {version} fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers | not measured: {} | — | {reproduce} |",
+                why.replace('|', "/")
+            ));
+            continue;
+        }
+        rows.push(format!(
+            "| xiu {version} fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers ({connected} connected): CPU (whole process), delay added p50 / p99, loss | {cpu:.1} % of a core = {per_core:.0} subscribers per core; {p50:.1} / {p99:.1} ms; {loss:.2} % | comparison | {reproduce} |",
+            connected = field("connected"),
+            cpu = field("relay_cpu") * 100.0,
+            per_core = field("subscribers_per_core"),
+            p50 = field("delay_p50_ms"),
+            p99 = field("delay_p99_ms"),
+            loss = field("loss") * 100.0,
+        ));
+        let ratio = field("cpu_ratio_xiu_over_lectern");
+        if ratio.is_finite() {
+            ratios.push(if ratio >= 1.0 {
+                format!("**{ratio:.1}× less** ({n} subscribers)")
+            } else {
+                format!("**{:.1}× more** ({n} subscribers)", 1.0 / ratio)
+            });
+        }
+    }
+    if !ratios.is_empty() {
+        rows.push(format!(
+            "| Lectern relay vs xiu {version}: CPU per connected subscriber, same scenario, same run | Lectern relay uses {} CPU per subscriber than xiu | — | {reproduce} |",
+            ratios.join(", ")
+        ));
+    }
+    rows
+}
+
+/// The JSON string value after `key`, unescaped just enough for a table cell.
+fn string_after(text: &str, key: &str) -> Option<String> {
+    let start = text.find(key)? + key.len();
+    let rest = text[start..].trim_start().strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 fn mean_ns(estimates: &str) -> Option<f64> {
