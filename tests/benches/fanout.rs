@@ -327,11 +327,9 @@ async fn scenario(n: usize, seconds: u64, server: Server) -> serde_json::Value {
         .iter()
         .map(|s| (s.packets(), s.lost.load(Relaxed)))
         .collect();
-    let sent_before = publisher.packets();
     let (cpu0, t0) = (server.cpu().await, Instant::now());
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let (cpu1, wall) = (server.cpu().await, t0.elapsed().as_secs_f64());
-    let sent = publisher.packets() - sent_before;
     let connected_at_end = subs.iter().filter(|s| s.connected.load(Relaxed)).count();
     let received: u64 = subs
         .iter()
@@ -389,7 +387,6 @@ async fn scenario(n: usize, seconds: u64, server: Server) -> serde_json::Value {
         "delay_p50_ms": percentile(&delays, 0.50),
         "delay_p99_ms": percentile(&delays, 0.99),
         "delay_samples": delays.len(),
-        "packets_sent": sent,
         "packets_received": received,
         "loss": if received + lost > 0 { lost as f64 / (received + lost) as f64 } else { 0.0 },
         "bot_errors": errors,
