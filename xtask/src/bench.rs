@@ -285,3 +285,23 @@ fn write_table(root: &Path, rows: &[String]) -> Result<()> {
     println!("{}", rows.join("\n"));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xiu_rows_report_results_failures_and_the_ratio() {
+        let lines = [
+            r#"{"connected":50,"cpu_ratio_xiu_over_lectern":1.46,"delay_p50_ms":2.9,"delay_p99_ms":24.7,"loss":0.0,"relay_cpu":0.19,"server":"xiu","subscribers":50,"subscribers_per_core":261.8}"#,
+            r#"{"connected":0,"error":"publisher: connection failed","publisher_connected":false,"server":"xiu","subscribers":100}"#,
+        ];
+        let rows = xiu_rows(&lines, None);
+        assert_eq!(rows.len(), 3, "{rows:#?}");
+        assert!(rows[0].contains("→ 50 subscribers (50 connected)") && rows[0].contains("19.0 %"));
+        assert!(rows[1].contains("not measured: publisher: connection failed"));
+        assert!(rows[2].contains("**1.5× less** (50 subscribers)"));
+        let failed = xiu_rows(&[], Some("cargo failed".into()));
+        assert!(failed[0].contains("the xiu build failed: cargo failed"));
+    }
+}
