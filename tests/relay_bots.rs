@@ -8,54 +8,10 @@ use lectern_proto::{Grants, PeerId, Role, RoomId, TokenClaims};
 use lectern_relay::{Relay, RelayConfig};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-use lectern_e2e::relay::{SECRET, start_loopback as start_relay, token};
-
-struct Bots {
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Bots {
-    fn new() -> Self {
-        Self {
-            stop: watch::channel(false).0,
-            tasks: Vec::new(),
-        }
-    }
-    fn spawn(&mut self, relay: &Relay, room: &str, token: String, role: BotRole) -> Arc<BotStats> {
-        let stats = Arc::new(BotStats::default());
-        let target = Target {
-            base: format!("http://{}", relay.http_addr()),
-            room: room.into(),
-            token,
-        };
-        self.tasks.push(tokio::spawn(bot::run(
-            target,
-            role,
-            stats.clone(),
-            self.stop.subscribe(),
-        )));
-        stats
-    }
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            t.await.expect("bot task").expect("bot ran cleanly");
-        }
-    }
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use lectern_e2e::relay::{Bots, SECRET, start_loopback as start_relay, token, wait_until};
 
 fn subscribe() -> BotRole {
     BotRole::Subscribe {
