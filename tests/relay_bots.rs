@@ -8,54 +8,10 @@ use lectern_proto::{Grants, PeerId, Role, RoomId, TokenClaims};
 use lectern_relay::{Relay, RelayConfig};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-use lectern_e2e::relay::{SECRET, start_loopback as start_relay, token};
-
-struct Bots {
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Bots {
-    fn new() -> Self {
-        Self {
-            stop: watch::channel(false).0,
-            tasks: Vec::new(),
-        }
-    }
-    fn spawn(&mut self, relay: &Relay, room: &str, token: String, role: BotRole) -> Arc<BotStats> {
-        let stats = Arc::new(BotStats::default());
-        let target = Target {
-            base: format!("http://{}", relay.http_addr()),
-            room: room.into(),
-            token,
-        };
-        self.tasks.push(tokio::spawn(bot::run(
-            target,
-            role,
-            stats.clone(),
-            self.stop.subscribe(),
-        )));
-        stats
-    }
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            t.await.expect("bot task").expect("bot ran cleanly");
-        }
-    }
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use lectern_e2e::relay::{Bots, SECRET, start_loopback as start_relay, token, wait_until};
 
 fn subscribe() -> BotRole {
     BotRole::Subscribe {
@@ -587,6 +543,102 @@ async fn ipv4_and_ipv6_peers_share_one_dual_stack_port() {
         v6.video_packets.load(Relaxed) > 30 && v4.video_packets.load(Relaxed) > 30
     })
     .await;
+    bots.stop().await;
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickle_patch_is_checked_like_every_other_endpoint() {
+    let relay = start_relay().await;
+    let mut bots = Bots::new();
+    let teacher_token = token(&relay, "math", "teacher", Role::Teacher);
+    let publisher = bots.spawn(
+        &relay,
+        "math",
+        teacher_token.clone(),
+        BotRole::Publish { video_kbps: 200 },
+    );
+    wait_until("publisher connected", Duration::from_secs(10), || {
+        publisher.connected.load(Relaxed)
+    })
+    .await;
+    let location = publisher
+        .location
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("WHIP answered with a Location");
+    let patch = |tok: String, content_type: &'static str, body: &'static str, path: String| {
+        let url = format!("http://{}{path}", relay.http_addr());
+        async move {
+            let resp = reqwest::Client::new()
+                .patch(url)
+                .bearer_auth(tok)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let json: serde_json::Value = resp.json().await.unwrap_or_default();
+            (status, json["code"].as_str().unwrap_or("").to_owned())
+        }
+    };
+    const FRAG: &str = "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n";
+    const TRICKLE: &str = "application/trickle-ice-sdpfrag";
+    // The owner may trickle a candidate; nobody else, nothing malformed, nowhere else.
+    assert_eq!(
+        patch(teacher_token.clone(), TRICKLE, FRAG, location.clone()).await,
+        (204, String::new())
+    );
+    let other = token(&relay, "math", "s1", Role::Student);
+    assert_eq!(
+        patch(other, TRICKLE, FRAG, location.clone()).await,
+        (403, "forbidden".to_owned())
+    );
+    assert_eq!(
+        patch(
+            teacher_token.clone(),
+            "application/sdp",
+            FRAG,
+            location.clone()
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        patch(
+            teacher_token.clone(),
+            TRICKLE,
+            "a=candidate:garbage\r\n",
+            location.clone()
+        )
+        .await,
+        (400, "bad_sdp".to_owned())
+    );
+    let unknown = format!(
+        "{}ffffffffffffffff",
+        location.trim_end_matches(|c: char| c.is_ascii_hexdigit())
+    );
+    assert_eq!(
+        patch(teacher_token.clone(), TRICKLE, FRAG, unknown).await,
+        (404, "not_found".to_owned())
+    );
+    // None of that disturbed the session: a watcher still receives it.
+    let watcher = bots.spawn(
+        &relay,
+        "math",
+        token(&relay, "math", "s2", Role::Student),
+        subscribe(),
+    );
+    wait_until(
+        "the session still forwards",
+        Duration::from_secs(10),
+        || watcher.video_packets.load(Relaxed) > 30,
+    )
+    .await;
+    assert!(publisher.connected.load(Relaxed));
     bots.stop().await;
     relay.shutdown().await;
 }

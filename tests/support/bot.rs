@@ -25,6 +25,7 @@ use rtc::peer_connection::transport::{
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -33,12 +34,17 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
+use rtc::shared::tcp_framing::{TcpFrameDecoder, frame_packet};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
 
 /// The shared time origin of send stamps.
 pub fn epoch() -> Instant {
@@ -83,6 +89,13 @@ pub struct BotStats {
     pub lost: AtomicU64,
     /// Delay samples in microseconds (send stamp → receipt), capped at 100 000 samples.
     pub delays_us: Mutex<Vec<u32>>,
+    /// NACKs that reached a publishing bot (the relay asking for retransmissions).
+    pub nacks_received: AtomicU64,
+    /// Distinct video sequence numbers a full (decrypting) subscriber received,
+    /// unwrapped past 65535: retransmissions fill holes here, however late they come.
+    pub video_seqs: Mutex<BTreeSet<u64>>,
+    /// The session URL (path) the WHIP/WHEP server answered with.
+    pub location: Mutex<Option<String>>,
 }
 
 impl BotStats {
@@ -90,6 +103,55 @@ impl BotStats {
     pub fn packets(&self) -> u64 {
         self.video_packets.load(Relaxed) + self.audio_packets.load(Relaxed)
     }
+
+    /// Of the video sequence numbers in `from..=to` (unwrapped), how many never arrived
+    /// and how many did.
+    pub fn video_holes(&self, from: u64, to: u64) -> (u64, u64) {
+        let seqs = self.video_seqs.lock().unwrap_or_else(|e| e.into_inner());
+        let got = seqs.range(from..=to).count() as u64;
+        ((to + 1).saturating_sub(from).saturating_sub(got), got)
+    }
+
+    /// The highest unwrapped video sequence number received so far.
+    pub fn highest_video_seq(&self) -> Option<u64> {
+        let seqs = self.video_seqs.lock().unwrap_or_else(|e| e.into_inner());
+        seqs.last().copied()
+    }
+}
+
+/// Extends 16-bit RTP sequence numbers to 64 bits, taking the nearest to the highest
+/// seen so far (RFC 3550 A.1 in spirit), so reordering and wrap both come out right.
+#[derive(Debug, Default)]
+struct SeqUnwrap {
+    highest: Option<u64>,
+}
+
+impl SeqUnwrap {
+    fn unwrap(&mut self, seq: u16) -> u64 {
+        let Some(h) = self.highest else {
+            // Start well above zero so an early late packet cannot go below it.
+            let v = (1u64 << 32) + u64::from(seq);
+            self.highest = Some(v);
+            return v;
+        };
+        let delta = seq.wrapping_sub(h as u16) as i16;
+        let v = h.wrapping_add_signed(i64::from(delta));
+        if v > h {
+            self.highest = Some(v);
+        }
+        v
+    }
+}
+
+/// How a bot reaches the relay's media port.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Link {
+    /// Send every UDP datagram through this proxy (an impairing [`crate::impair::UdpProxy`]
+    /// in front of the relay's media port) instead of straight to the relay.
+    pub via: Option<SocketAddr>,
+    /// Offer only an active ICE-TCP candidate: media flows over TCP (RFC 4571 framing)
+    /// to the relay's passive candidate, as for a student whose network blocks UDP.
+    pub tcp: bool,
 }
 
 /// How to reach the relay.
@@ -196,7 +258,7 @@ fn media_engine(h264_at_96: bool) -> Result<MediaEngine> {
     Ok(me)
 }
 
-fn build_pc(local: std::net::SocketAddr, h264_at_96: bool) -> Result<RTCPeerConnection> {
+fn build_pc(local: SocketAddr, h264_at_96: bool, tcp: bool) -> Result<RTCPeerConnection> {
     let mut me = media_engine(h264_at_96)?;
     let registry = register_default_interceptors(Registry::new(), &mut me)?
         .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
@@ -207,13 +269,18 @@ fn build_pc(local: std::net::SocketAddr, h264_at_96: bool) -> Result<RTCPeerConn
         .build(Instant::now())?;
     let candidate = CandidateHostConfig {
         base_config: CandidateConfig {
-            network: "udp".to_owned(),
+            network: if tcp { "tcp" } else { "udp" }.to_owned(),
             address: local.ip().to_string(),
-            port: local.port(),
+            // An active TCP candidate has no port of its own (RFC 6544: 9, the discard port).
+            port: if tcp { 9 } else { local.port() },
             component: 1,
             ..Default::default()
         },
-        ..Default::default()
+        tcp_type: if tcp {
+            rtc::ice::tcp_type::TcpType::Active
+        } else {
+            rtc::ice::tcp_type::TcpType::Unspecified
+        },
     }
     .new_candidate_host()?;
     pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
@@ -271,10 +338,60 @@ fn sender_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
     )
 }
 
-/// Runs one bot against `endpoint` (a [`Target`] is our relay) until `stop` turns true.
+/// Runs one bot against `endpoint` (a [`Target`] is our relay) until `stop` turns true,
+/// straight over UDP.
 pub async fn run(
     endpoint: impl Into<Endpoint>,
     role: Role,
+    stats: Arc<BotStats>,
+    stop: watch::Receiver<bool>,
+) -> Result<()> {
+    run_on(endpoint, role, Link::default(), stats, stop).await
+}
+
+/// ICE-TCP connections of a bot: one per relay address, a reader task each.
+struct TcpLinks {
+    writers: HashMap<SocketAddr, OwnedWriteHalf>,
+    frames_tx: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
+}
+
+impl TcpLinks {
+    async fn send(&mut self, to: SocketAddr, data: &[u8]) -> Result<()> {
+        if !self.writers.contains_key(&to) {
+            let stream = TcpStream::connect(to).await?;
+            stream.set_nodelay(true)?;
+            let local = stream.local_addr()?;
+            let (mut rd, wr) = stream.into_split();
+            let tx = self.frames_tx.clone();
+            tokio::spawn(async move {
+                let mut decoder = TcpFrameDecoder::new();
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = rd.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    decoder.extend_from_slice(&buf[..n]);
+                    while let Some(p) = decoder.next_packet() {
+                        if tx.send((local, to, BytesMut::from(&p[..]))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            self.writers.insert(to, wr);
+        }
+        let wr = self.writers.get_mut(&to).context("tcp writer")?;
+        wr.write_all(&frame_packet(data)).await?;
+        Ok(())
+    }
+}
+
+/// Runs one bot against `endpoint` until `stop` turns true, reaching its media port as
+/// `link` says.
+pub async fn run_on(
+    endpoint: impl Into<Endpoint>,
+    role: Role,
+    link: Link,
     stats: Arc<BotStats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -288,7 +405,16 @@ pub async fn run(
     };
     let socket = UdpSocket::bind(bind).await?;
     let local = socket.local_addr()?;
-    let mut pc = build_pc(local, endpoint.is_xiu())?;
+    let mut pc = build_pc(local, endpoint.is_xiu(), link.tcp)?;
+    let (frames_tx, mut frames_rx) = mpsc::channel(256);
+    let mut tcp = TcpLinks {
+        writers: HashMap::new(),
+        frames_tx,
+    };
+    // Behind a proxy, datagrams from it are the relay's: the one remote UDP address ICE
+    // last sent to.
+    let mut relay_udp: Option<SocketAddr> = None;
+    let mut seq_unwrap = SeqUnwrap::default();
     let mut sending = None;
     let pli_every = match &role {
         Role::Publish { video_kbps } => {
@@ -359,6 +485,7 @@ pub async fn run(
     if status.as_u16() != 201 {
         bail!("{url}: {status}: {body}");
     }
+    *stats.location.lock().unwrap_or_else(|e| e.into_inner()) = location.clone();
     if endpoint.is_xiu() {
         // Test traffic stays on loopback, whatever candidates another server offers.
         body = loopback_candidates_only(&body);
@@ -377,7 +504,7 @@ pub async fn run(
     let mut video_pts: Vec<u8> = Vec::new();
     loop {
         while let Some(out) = pc.poll_write() {
-            let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
+            transmit(&socket, &mut tcp, &link, &mut relay_udp, out).await;
         }
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -441,6 +568,12 @@ pub async fn run(
                         stats.audio_packets.fetch_add(1, Relaxed);
                     }
                     stats.bytes.fetch_add(p.payload.len() as u64, Relaxed);
+                    if video {
+                        let mut seqs = stats.video_seqs.lock().unwrap_or_else(|e| e.into_inner());
+                        if seqs.len() < 200_000 {
+                            seqs.insert(seq_unwrap.unwrap(p.header.sequence_number));
+                        }
+                    }
                     if let Some(prev) = last_seq.insert(p.header.ssrc, p.header.sequence_number) {
                         let gap = p.header.sequence_number.wrapping_sub(prev);
                         if gap > 1 && gap < 1000 {
@@ -460,6 +593,11 @@ pub async fn run(
                     if std::env::var_os("BOT_DEBUG").is_some() {
                         eprintln!("bot rtcp: {packets:?}");
                     }
+                    let nacks = packets
+                        .iter()
+                        .filter(|p| p.as_any().is::<TransportLayerNack>())
+                        .count();
+                    stats.nacks_received.fetch_add(nacks as u64, Relaxed);
                     if packets
                         .iter()
                         .any(|p| p.as_any().is::<PictureLossIndication>())
@@ -503,7 +641,7 @@ pub async fn run(
             bail!("not connected after 20 s");
         }
         while let Some(out) = pc.poll_write() {
-            let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
+            transmit(&socket, &mut tcp, &link, &mut relay_udp, out).await;
         }
         let mut wake = pc.poll_timeout().unwrap_or(now + Duration::from_secs(1));
         if connected && sending.is_some() {
@@ -514,8 +652,21 @@ pub async fn run(
         }
         tokio::select! {
             _ = stop.changed() => break,
+            Some((local_addr, from, data)) = frames_rx.recv() => {
+                let _ = pc.handle_read(TaggedBytesMut {
+                    now: Instant::now(),
+                    transport: TransportContext { local_addr, peer_addr: from, ecn: None, transport_protocol: TransportProtocol::TCP },
+                    message: data,
+                });
+            }
             r = socket.recv_from(&mut buf) => {
-                let (n, from) = r?;
+                let (n, mut from) = r?;
+                if link.via == Some(from) {
+                    match relay_udp {
+                        Some(relay) => from = relay,
+                        None => continue,
+                    }
+                }
                 if light && connected && n >= 12 && (128..192).contains(&buf[0]) {
                     if !(192..=223).contains(&buf[1]) {
                         count_clear_rtp(&buf[..n], &video_pts, &stats, &mut last_seq);
@@ -562,6 +713,31 @@ fn loopback_candidates_only(sdp: &str) -> String {
                 .is_some_and(|ip| ip.is_loopback())
         })
         .collect()
+}
+
+/// Sends what the peer connection wrote: over ICE-TCP, through the proxy, or straight.
+async fn transmit(
+    socket: &UdpSocket,
+    tcp: &mut TcpLinks,
+    link: &Link,
+    relay_udp: &mut Option<SocketAddr>,
+    out: TaggedBytesMut,
+) {
+    let to = out.transport.peer_addr;
+    if out.transport.transport_protocol == TransportProtocol::TCP {
+        if let Err(e) = tcp.send(to, &out.message).await {
+            bot_debug(&format!("bot tcp send to {to}: {e}"));
+        }
+        return;
+    }
+    *relay_udp = Some(to);
+    let _ = socket.send_to(&out.message, link.via.unwrap_or(to)).await;
+}
+
+fn bot_debug(msg: &str) {
+    if std::env::var_os("BOT_DEBUG").is_some() {
+        eprintln!("{msg}");
+    }
 }
 
 /// Counts an SRTP packet from its clear header: payload type, sequence number, SSRC.

@@ -1,6 +1,7 @@
 //! Shared helpers for Lectern's end-to-end suites.
 
 pub mod bot;
+pub mod impair;
 pub mod relay;
 pub mod webdriver;
 

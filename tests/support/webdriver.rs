@@ -93,11 +93,18 @@ impl Driver {
             .build()?;
         let base = format!("http://127.0.0.1:{}", self.port);
         let caps = json!({"capabilities": {"alwaysMatch": capabilities}});
-        let v: Value = http
-            .post(format!("{base}/session"))
-            .json(&caps)
-            .send()?
-            .json()?;
+        // tauri-driver listens before the WebKitWebDriver behind it does: a request in
+        // that gap has its connection closed without an answer. Only that is retried.
+        let started = Instant::now();
+        let v: Value = loop {
+            match http.post(format!("{base}/session")).json(&caps).send() {
+                Ok(resp) => break resp.json()?,
+                Err(e) if e.is_request() && started.elapsed() < Duration::from_secs(15) => {
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let id = v["value"]["sessionId"]
             .as_str()
             .with_context(|| format!("no session: {v}"))?

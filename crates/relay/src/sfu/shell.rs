@@ -2,16 +2,17 @@
 //! the ICE-TCP connections.
 //!
 //! Queues and what happens when they fill:
-//! - UDP out: the kernel socket buffer, written with `try_send_to`. When it is full
-//!   the datagram is dropped and counted (`send_queue_full`); the subscriber's NACKs
-//!   recover video from the sender's packet cache, and a PLI follows if that fails.
+//! - UDP out: the kernel socket buffer, written without waiting (on Linux a burst of up
+//!   to [`UDP_SEND_BATCH`] datagrams per `sendmmsg` call). When it is full the datagram
+//!   is dropped and counted (`send_queue_full`); the subscriber's NACKs recover video
+//!   from the sender's packet cache, and a PLI follows if that fails.
 //! - ICE-TCP out: 256 frames per connection. Full → the frame is dropped and counted,
 //!   so one student on a slow TCP link never stalls the engine or anybody else.
 //! - ICE-TCP in: 256 frames across connections; a reader waits (TCP back-pressure on
 //!   that connection only).
 //! - Commands from HTTP: 64; a full queue makes the HTTP handler wait.
 
-use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest};
+use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest, Transmit};
 use crate::hub::HubCommand;
 use bytes::BytesMut;
 use lectern_proto::{ApiError, PeerId, RoomId};
@@ -31,6 +32,8 @@ pub const TCP_QUEUE: usize = 256;
 const MAX_TCP_FRAME: usize = 16 * 1024;
 /// Datagrams read per wake-up before the engine gets a chance to flush.
 const UDP_BATCH: usize = 64;
+/// Datagrams handed to the kernel per system call.
+pub const UDP_SEND_BATCH: usize = 64;
 
 /// What HTTP handlers and the hub ask of the engine.
 #[derive(Debug)]
@@ -79,8 +82,12 @@ pub async fn run(
     }
     let mut tcp_out: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut buf = vec![0u8; 2048];
+    // Asked once: the socket's family decides how IPv4 destinations are written.
+    let local = udp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
-        flush(&mut engine, &udp, &mut tcp_out, &hub);
+        flush(&mut engine, &udp, local, &mut tcp_out, &hub);
         let deadline = engine
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -129,10 +136,11 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The form of `to` that `socket` can send to (mapped IPv4 on a dual-stack socket).
-fn on_socket(socket: &UdpSocket, to: SocketAddr) -> SocketAddr {
-    match (socket.local_addr(), to) {
-        (Ok(SocketAddr::V6(_)), SocketAddr::V4(v4)) => {
+/// The form of `to` that a socket bound to `local` can send to (mapped IPv4 on a
+/// dual-stack socket).
+fn on_socket(local: SocketAddr, to: SocketAddr) -> SocketAddr {
+    match (local, to) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
             SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
         }
         _ => to,
@@ -182,16 +190,19 @@ fn handle_command(engine: &mut Engine, cmd: Command) {
 fn flush(
     engine: &mut Engine,
     udp: &UdpSocket,
+    local: SocketAddr,
     tcp_out: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     hub: &mpsc::Sender<HubCommand>,
 ) {
+    let mut burst: Vec<Transmit> = Vec::new();
     while let Some(t) = engine.poll_transmit() {
         match t.protocol {
-            TransportProtocol::UDP => match udp.try_send_to(&t.data, on_socket(udp, t.to)) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => engine.dropped_on_send(t.session),
-                Err(e) => tracing::debug!(to = %t.to, "udp send: {e}"),
-            },
+            TransportProtocol::UDP => {
+                burst.push(t);
+                if burst.len() == UDP_SEND_BATCH {
+                    send_burst(engine, udp, local, &mut burst);
+                }
+            }
             TransportProtocol::TCP => {
                 if let Some(tx) = tcp_out.get(&t.to)
                     && tx.try_send(frame_packet(&t.data)).is_err()
@@ -202,6 +213,7 @@ fn flush(
             _ => {}
         }
     }
+    send_burst(engine, udp, local, &mut burst);
     while let Some(ev) = engine.poll_event() {
         let cmd = HubCommand::Engine(ev);
         if let Err(e) = hub.try_send(cmd) {
@@ -213,6 +225,64 @@ fn flush(
             tracing::warn!(?lost, "signaling hub queue full: event lost");
         }
     }
+}
+
+/// Sends a burst of datagrams without waiting; what the socket will not take now is
+/// dropped and counted.
+fn send_burst(engine: &mut Engine, udp: &UdpSocket, local: SocketAddr, burst: &mut Vec<Transmit>) {
+    let mut sent = 0;
+    while sent < burst.len() {
+        match send_some(udp, local, &burst[sent..]) {
+            Ok(n) => sent += n.max(1),
+            Err(e) => {
+                if e.kind() == ErrorKind::WouldBlock {
+                    engine.dropped_on_send(burst[sent].session);
+                } else {
+                    tracing::debug!(to = %burst[sent].to, "udp send: {e}");
+                }
+                sent += 1;
+            }
+        }
+    }
+    burst.clear();
+}
+
+/// Sends datagrams from the front of `burst`: as many as one `sendmmsg` takes.
+#[cfg(target_os = "linux")]
+fn send_some(udp: &UdpSocket, local: SocketAddr, burst: &[Transmit]) -> std::io::Result<usize> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    if burst.len() == 1 {
+        let t = &burst[0];
+        return udp.try_send_to(&t.data, on_socket(local, t.to)).map(|_| 1);
+    }
+    let slices: Vec<[IoSlice<'_>; 1]> = burst.iter().map(|t| [IoSlice::new(&t.data)]).collect();
+    let addrs: Vec<Option<SockaddrStorage>> = burst
+        .iter()
+        .map(|t| Some(SockaddrStorage::from(on_socket(local, t.to))))
+        .collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(burst.len(), None);
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    udp.try_io(tokio::io::Interest::WRITABLE, || {
+        sendmmsg(
+            udp.as_raw_fd(),
+            &mut headers,
+            &slices,
+            &addrs,
+            no_cmsgs,
+            MsgFlags::empty(),
+        )
+        .map(Iterator::count)
+        .map_err(std::io::Error::from)
+    })
+}
+
+/// Sends the first datagram of `burst` (no batching system call on this OS).
+#[cfg(not(target_os = "linux"))]
+fn send_some(udp: &UdpSocket, local: SocketAddr, burst: &[Transmit]) -> std::io::Result<usize> {
+    let t = &burst[0];
+    udp.try_send_to(&t.data, on_socket(local, t.to)).map(|_| 1)
 }
 
 async fn accept_tcp(

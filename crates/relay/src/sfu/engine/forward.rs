@@ -72,15 +72,21 @@ impl Engine {
         }
     }
 
-    fn forward(&mut self, now: Instant, from: SessionId, track_id: &str, packet: rtc::rtp::Packet) {
-        let Some(s) = self.sessions.get(&from) else {
+    fn forward(
+        &mut self,
+        now: Instant,
+        from: SessionId,
+        track_id: &str,
+        mut packet: rtc::rtp::Packet,
+    ) {
+        let Some(s) = self.sessions.get_mut(&from) else {
             return;
         };
         let Mode::Publisher {
             tracks,
             subscribers,
             ..
-        } = &s.mode
+        } = &mut s.mode
         else {
             return;
         };
@@ -92,8 +98,13 @@ impl Engine {
             .rtp_in_bytes
             .fetch_add(packet.payload.len() as u64, Relaxed);
         let keyframe = kind == Kind::Video && h264::starts_keyframe(&packet.payload);
-        let subscribers = subscribers.clone();
-        for sub in subscribers {
+        // Extension ids were negotiated with the publisher, not the subscribers: each
+        // subscriber's own interceptors add what it negotiated.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        // Borrowed out of the publisher for the loop (nothing in it changes the list).
+        let subscribers = std::mem::take(subscribers);
+        for &sub in &subscribers {
             let Some(s) = self.sessions.get_mut(&sub) else {
                 continue;
             };
@@ -139,10 +150,6 @@ impl Engine {
             p.header.sequence_number = seq_in.wrapping_sub(offset);
             p.header.ssrc = out.ssrc;
             p.header.payload_type = pt;
-            // Extension ids were negotiated with the publisher, not this subscriber: the
-            // subscriber's own interceptors add what it negotiated.
-            p.header.extension = false;
-            p.header.extensions.clear();
             let bytes = p.payload.len() as u64;
             if let Some(mut sender) = s.pc.rtp_sender(out.sender)
                 && sender.write_rtp(now, p).is_ok()
@@ -150,15 +157,17 @@ impl Engine {
                 self.metrics.rtp_out_packets.fetch_add(1, Relaxed);
                 self.metrics.rtp_out_bytes.fetch_add(bytes, Relaxed);
             }
-            while let Some(w) = s.pc.poll_write() {
-                self.transmits.push_back(Transmit {
-                    protocol: w.transport.transport_protocol,
-                    to: w.transport.peer_addr,
-                    session: sub,
-                    data: w.message,
-                });
+            // The packet goes through the subscriber's interceptors and SRTP when it is
+            // drained: once per burst, not once per packet.
+            if !s.dirty {
+                s.dirty = true;
+                self.dirty.push(sub);
             }
-            self.reschedule(sub);
+        }
+        if let Some(Mode::Publisher { subscribers: s, .. }) =
+            self.sessions.get_mut(&from).map(|s| &mut s.mode)
+        {
+            *s = subscribers;
         }
     }
 

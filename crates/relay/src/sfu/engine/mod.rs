@@ -51,7 +51,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -65,6 +65,15 @@ pub const PLI_MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Housekeeping tick: pending PLIs, connect time-outs.
 const TICK: Duration = Duration::from_millis(100);
+/// After forwarding, a subscriber's next deadline is asked of `rtc` (a walk over its
+/// whole pipeline) at most this often. Forwarding never makes a deadline earlier than
+/// what the session already has in the timer set by more than this: its own timers
+/// are reports (1 s) and ICE consent checks (seconds).
+const FORWARD_RESCHEDULE: Duration = Duration::from_millis(20);
+
+/// The engine's maps: keyed by our random session ids and by peer addresses, hashed
+/// with a fast keyed hash (per-process random seed) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A WebRTC session on the relay (one WHIP publish or one WHEP watch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,6 +165,11 @@ pub struct Engine {
     next_tick: Option<Instant>,
     transmits: std::collections::VecDeque<Transmit>,
     events: std::collections::VecDeque<EngineEvent>,
+    /// Subscribers written to since their last drain, drained (one pass through their
+    /// `rtc` pipeline for a whole burst of packets) before the next transmit is polled.
+    dirty: Vec<SessionId>,
+    /// The time of the latest input, for those deferred drains.
+    last_input: Option<Instant>,
 }
 
 /// A fresh peer connection, its ICE ufrag, and the candidates it announces.
@@ -170,13 +184,15 @@ impl Engine {
         Self {
             config,
             metrics,
-            sessions: HashMap::new(),
-            by_ufrag: HashMap::new(),
-            by_route: HashMap::new(),
+            sessions: HashMap::default(),
+            by_ufrag: HashMap::default(),
+            by_route: HashMap::default(),
             timers: BTreeSet::new(),
             next_tick: None,
             transmits: Default::default(),
             events: Default::default(),
+            dirty: Vec::new(),
+            last_input: None,
         }
     }
 
@@ -237,7 +253,7 @@ impl Engine {
                 (pc, ufrag, candidates),
                 now,
                 Mode::Publisher {
-                    tracks: HashMap::new(),
+                    tracks: HashMap::default(),
                     subscribers: Vec::new(),
                     last_pli: None,
                     pli_pending: false,
@@ -472,6 +488,7 @@ impl Engine {
         from: SocketAddr,
         data: BytesMut,
     ) {
+        self.last_input = Some(now);
         let route = (protocol, from);
         let id = match stun::binding_request_ufrag(&data).and_then(|u| self.by_ufrag.get(u)) {
             Some(&id) => {
@@ -577,7 +594,29 @@ impl Engine {
 
     /// Next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.transmits.is_empty() && !self.dirty.is_empty() {
+            self.drain_dirty();
+        }
         self.transmits.pop_front()
+    }
+
+    /// Drains every subscriber that forwarded packets were written to.
+    fn drain_dirty(&mut self) {
+        let now = self.last_input.unwrap_or_else(Instant::now);
+        let dirty = std::mem::take(&mut self.dirty);
+        for &id in &dirty {
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            s.dirty = false;
+            let reschedule = s.deadline.is_none()
+                || s.rescheduled
+                    .is_none_or(|t| now.saturating_duration_since(t) >= FORWARD_RESCHEDULE);
+            self.drain_with(now, id, reschedule);
+        }
+        // Keep the allocation for the next burst.
+        self.dirty = dirty;
+        self.dirty.clear();
     }
 
     /// Next event for the rooms.
@@ -587,6 +626,10 @@ impl Engine {
 
     /// Moves everything session `id` produced to where it goes.
     fn drain(&mut self, now: Instant, id: SessionId) {
+        self.drain_with(now, id, true);
+    }
+
+    fn drain_with(&mut self, now: Instant, id: SessionId, reschedule: bool) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -606,19 +649,23 @@ impl Engine {
         while let Some(m) = s.pc.poll_read() {
             reads.push(m);
         }
+        let quiet = events.is_empty() && reads.is_empty();
         for e in events {
             self.on_event(now, id, e);
         }
         for m in reads {
             self.on_message(now, id, m);
         }
-        self.reschedule(id);
+        if reschedule || !quiet {
+            self.reschedule(now, id);
+        }
     }
 
-    fn reschedule(&mut self, id: SessionId) {
+    fn reschedule(&mut self, now: Instant, id: SessionId) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        s.rescheduled = Some(now);
         let next = s.pc.poll_timeout();
         if next != s.deadline {
             if let Some(d) = s.deadline {

@@ -57,6 +57,10 @@ pub(super) struct Session {
     pub(super) ever_connected: bool,
     pub(super) created: Instant,
     pub(super) deadline: Option<Instant>,
+    /// Written to since the last drain (listed in the engine's `dirty`).
+    pub(super) dirty: bool,
+    /// When its deadline was last asked of `rtc`.
+    pub(super) rescheduled: Option<Instant>,
     pub(super) mode: Mode,
 }
 
@@ -94,6 +98,8 @@ impl Session {
             ever_connected: false,
             created: now,
             deadline: None,
+            dirty: false,
+            rescheduled: None,
             mode,
         }
     }
