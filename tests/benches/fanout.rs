@@ -339,7 +339,7 @@ async fn scenario(n: usize, seconds: u64, server: Server) -> serde_json::Value {
     let lost: u64 = subs
         .iter()
         .zip(&before)
-        .map(|(s, b)| s.lost.load(Relaxed) - b.1)
+        .map(|(s, b)| s.lost.load(Relaxed).saturating_sub(b.1))
         .sum();
     let mut delays: Vec<u32> = subs[..FULL_BOTS.min(n)]
         .iter()
@@ -360,7 +360,7 @@ async fn scenario(n: usize, seconds: u64, server: Server) -> serde_json::Value {
             eprintln!(
                 "sub {i}: received {} lost {} connected {}",
                 s.packets() - b.0,
-                s.lost.load(Relaxed) - b.1,
+                s.lost.load(Relaxed).saturating_sub(b.1),
                 s.connected.load(Relaxed)
             );
         }

@@ -85,7 +85,9 @@ pub struct BotStats {
     /// Whether the first video packet received started a keyframe.
     pub first_video_was_keyframe: AtomicBool,
     pub plis_received: AtomicU64,
-    /// Highest RTP sequence number gaps seen (lost packets, as a subscriber counts them).
+    /// Packets lost as RFC 3550 counts them: expected (the span of sequence numbers seen,
+    /// per SSRC) less received. A late or retransmitted packet that fills a hole takes
+    /// its loss back, so reordering is not loss.
     pub lost: AtomicU64,
     /// Delay samples in microseconds (send stamp → receipt), capped at 100 000 samples.
     pub delays_us: Mutex<Vec<u32>>,
@@ -494,7 +496,7 @@ pub async fn run_on(
 
     let mut buf = vec![0u8; 2048];
     let mut receivers: Vec<(RTCRtpReceiverId, u32, bool)> = Vec::new();
-    let mut last_seq: std::collections::HashMap<u32, u16> = Default::default();
+    let mut last_seq: HashMap<u32, LossCount> = HashMap::new();
     let started = Instant::now();
     let mut next_video = Instant::now();
     let mut next_audio = Instant::now();
@@ -574,12 +576,10 @@ pub async fn run_on(
                             seqs.insert(seq_unwrap.unwrap(p.header.sequence_number));
                         }
                     }
-                    if let Some(prev) = last_seq.insert(p.header.ssrc, p.header.sequence_number) {
-                        let gap = p.header.sequence_number.wrapping_sub(prev);
-                        if gap > 1 && gap < 1000 {
-                            stats.lost.fetch_add(u64::from(gap - 1), Relaxed);
-                        }
-                    }
+                    last_seq
+                        .entry(p.header.ssrc)
+                        .or_default()
+                        .count(p.header.sequence_number, &stats.lost);
                     if p.payload.len() >= 13 && &p.payload[9..13] == STAMP_MARK {
                         let sent = u64::from_be_bytes(p.payload[1..9].try_into().expect("8 bytes"));
                         let delay = stamp_now().saturating_sub(sent);
@@ -745,7 +745,7 @@ fn count_clear_rtp(
     packet: &[u8],
     video_pts: &[u8],
     stats: &BotStats,
-    last_seq: &mut std::collections::HashMap<u32, u16>,
+    last_seq: &mut HashMap<u32, LossCount>,
 ) {
     let pt = packet[1] & 0x7f;
     let seq = u16::from_be_bytes([packet[2], packet[3]]);
@@ -756,11 +756,37 @@ fn count_clear_rtp(
         stats.audio_packets.fetch_add(1, Relaxed);
     }
     stats.bytes.fetch_add(packet.len() as u64, Relaxed);
-    if let Some(prev) = last_seq.insert(ssrc, seq) {
-        let gap = seq.wrapping_sub(prev);
-        if gap > 1 && gap < 1000 {
-            stats.lost.fetch_add(u64::from(gap - 1), Relaxed);
+    last_seq.entry(ssrc).or_default().count(seq, &stats.lost);
+}
+
+/// One SSRC's loss, RFC 3550 A.3 style: expected less received, kept in a shared counter.
+#[derive(Debug, Default)]
+struct LossCount {
+    unwrap: SeqUnwrap,
+    first: Option<u64>,
+    highest: u64,
+    received: u64,
+    /// What this SSRC has added to the shared counter so far.
+    reported: u64,
+}
+
+impl LossCount {
+    fn count(&mut self, seq: u16, lost: &AtomicU64) {
+        let v = self.unwrap.unwrap(seq);
+        let first = *self.first.get_or_insert(v);
+        if v < first {
+            // Older than the first packet seen: not in the span we count.
+            return;
         }
+        self.highest = self.highest.max(v);
+        self.received += 1;
+        let now = (self.highest - first + 1).saturating_sub(self.received);
+        if now > self.reported {
+            lost.fetch_add(now - self.reported, Relaxed);
+        } else {
+            lost.fetch_sub(self.reported - now, Relaxed);
+        }
+        self.reported = now;
     }
 }
 
