@@ -130,16 +130,16 @@ fn fanout(xiu: std::result::Result<std::path::PathBuf, String>) -> Result<Vec<St
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
     let mut rows = Vec::new();
     for line in lines.iter().filter(|l| !l.contains("\"server\":\"xiu\"")) {
-        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+        let f = Figures::of(line);
         rows.push(format!(
             "| relay fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers ({connected} connected): relay CPU, delay added p50 / p99, loss | {cpu:.1} % of a core = **{per_core:.0} subscribers per core**; {p50:.1} / {p99:.1} ms; {loss:.2} % | ≥ 1000 subscribers per core; p99 ≤ 20 ms; 0 % | `cargo bench -p lectern-e2e --bench fanout -- {n} 10` |",
-            n = field("subscribers"),
-            connected = field("connected"),
-            cpu = field("relay_cpu") * 100.0,
-            per_core = field("subscribers_per_core"),
-            p50 = field("delay_p50_ms"),
-            p99 = field("delay_p99_ms"),
-            loss = field("loss") * 100.0,
+            n = f.subscribers,
+            connected = f.connected,
+            cpu = f.cpu_percent,
+            per_core = f.per_core,
+            p50 = f.p50_ms,
+            p99 = f.p99_ms,
+            loss = f.loss_percent,
         ));
     }
     anyhow::ensure!(!rows.is_empty(), "the fan-out benchmark printed no results");
@@ -150,6 +150,32 @@ fn fanout(xiu: std::result::Result<std::path::PathBuf, String>) -> Result<Vec<St
         .collect();
     rows.extend(xiu_rows(&xiu_lines, xiu.err()));
     Ok(rows)
+}
+
+/// The figures of one fan-out JSON line (NaN where a field is missing).
+struct Figures {
+    subscribers: f64,
+    connected: f64,
+    cpu_percent: f64,
+    per_core: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    loss_percent: f64,
+}
+
+impl Figures {
+    fn of(line: &str) -> Self {
+        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+        Self {
+            subscribers: field("subscribers"),
+            connected: field("connected"),
+            cpu_percent: field("relay_cpu") * 100.0,
+            per_core: field("subscribers_per_core"),
+            p50_ms: field("delay_p50_ms"),
+            p99_ms: field("delay_p99_ms"),
+            loss_percent: field("loss") * 100.0,
+        }
+    }
 }
 
 /// The xiu comparison rows: one per subscriber count, then the CPU ratios.
@@ -177,14 +203,15 @@ fn xiu_rows(lines: &[&str], build_error: Option<String>) -> Vec<String> {
             ));
             continue;
         }
+        let f = Figures::of(line);
         rows.push(format!(
             "| xiu {version} fan-out, 1 publisher (600 kbit/s + audio) → {n} subscribers ({connected} connected): CPU (whole process), delay added p50 / p99, loss | {cpu:.1} % of a core = {per_core:.0} subscribers per core; {p50:.1} / {p99:.1} ms; {loss:.2} % | comparison | {reproduce} |",
-            connected = field("connected"),
-            cpu = field("relay_cpu") * 100.0,
-            per_core = field("subscribers_per_core"),
-            p50 = field("delay_p50_ms"),
-            p99 = field("delay_p99_ms"),
-            loss = field("loss") * 100.0,
+            connected = f.connected,
+            cpu = f.cpu_percent,
+            per_core = f.per_core,
+            p50 = f.p50_ms,
+            p99 = f.p99_ms,
+            loss = f.loss_percent,
         ));
         let ratio = field("cpu_ratio_xiu_over_lectern");
         if ratio.is_finite() {
