@@ -342,10 +342,11 @@ impl Engine {
         };
         let answer = pc.create_answer(None).map_err(bad_sdp)?;
         pc.set_local_description(now, answer).map_err(bad_sdp)?;
-        let sdp = pc
-            .local_description()
-            .ok_or_else(|| bad_sdp("no local description after negotiation"))?
-            .sdp;
+        let sdp = peer::answer_sdp(
+            pc.local_description()
+                .ok_or_else(|| bad_sdp("no local description after negotiation"))?
+                .sdp,
+        );
         let id = self.new_id();
         if let Some(Mode::Publisher { subscribers, .. }) =
             self.sessions.get_mut(&source_id).map(|s| &mut s.mode)

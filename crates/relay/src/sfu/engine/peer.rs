@@ -150,7 +150,24 @@ pub(super) fn negotiate(
         .local_description()
         .ok_or_else(|| bad_sdp("no local description after negotiation"))?
         .sdp;
-    Ok(sdp)
+    Ok(answer_sdp(sdp))
+}
+
+/// The answer as sent: `rtc` lists every candidate twice, for component 1 (RTP) and 2
+/// (RTCP). With `a=rtcp-mux`, which every WebRTC peer offers, component 2 never carries
+/// anything; some stacks (GStreamer's webrtcbin) warn about and drop those lines, so
+/// they are left out.
+pub(super) fn answer_sdp(sdp: String) -> String {
+    if !sdp.contains("a=rtcp-mux") {
+        return sdp;
+    }
+    sdp.split_inclusive('\n')
+        .filter(|line| {
+            line.strip_prefix("a=candidate:")
+                .and_then(|c| c.split(' ').nth(1))
+                .is_none_or(|component| component != "2")
+        })
+        .collect()
 }
 
 /// Finds the payload type the subscriber negotiated for `out`'s codec.
@@ -245,4 +262,25 @@ pub(super) fn add_outbound(
         seq_offset: None,
         mime,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_sdp;
+
+    #[test]
+    fn rtcp_candidates_are_dropped_only_with_rtcp_mux() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtcp-mux\r\n\
+                   a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n\
+                   a=candidate:1 2 udp 2130706431 127.0.0.1 5000 typ host\r\n\
+                   a=candidate:2 1 tcp 1 127.0.0.1 5000 typ host tcptype passive\r\n\
+                   a=candidate:2 2 tcp 1 127.0.0.1 5000 typ host tcptype passive\r\n\
+                   a=end-of-candidates\r\n";
+        let out = answer_sdp(sdp.to_owned());
+        assert_eq!(out.matches("a=candidate:").count(), 2);
+        assert!(!out.contains("a=candidate:1 2 ") && !out.contains("a=candidate:2 2 "));
+        assert!(out.ends_with("a=end-of-candidates\r\n"));
+        let no_mux = sdp.replace("a=rtcp-mux\r\n", "");
+        assert_eq!(answer_sdp(no_mux.clone()), no_mux);
+    }
 }
