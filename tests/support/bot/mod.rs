@@ -34,17 +34,21 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
-use rtc::shared::tcp_framing::{TcpFrameDecoder, frame_packet};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
+
+mod link;
+mod seq;
+
+pub use link::Link;
+use link::{TcpLinks, transmit};
+use seq::{LossCount, SeqUnwrap};
 
 /// The shared time origin of send stamps.
 pub fn epoch() -> Instant {
@@ -119,41 +123,6 @@ impl BotStats {
         let seqs = self.video_seqs.lock().unwrap_or_else(|e| e.into_inner());
         seqs.last().copied()
     }
-}
-
-/// Extends 16-bit RTP sequence numbers to 64 bits, taking the nearest to the highest
-/// seen so far (RFC 3550 A.1 in spirit), so reordering and wrap both come out right.
-#[derive(Debug, Default)]
-struct SeqUnwrap {
-    highest: Option<u64>,
-}
-
-impl SeqUnwrap {
-    fn unwrap(&mut self, seq: u16) -> u64 {
-        let Some(h) = self.highest else {
-            // Start well above zero so an early late packet cannot go below it.
-            let v = (1u64 << 32) + u64::from(seq);
-            self.highest = Some(v);
-            return v;
-        };
-        let delta = seq.wrapping_sub(h as u16) as i16;
-        let v = h.wrapping_add_signed(i64::from(delta));
-        if v > h {
-            self.highest = Some(v);
-        }
-        v
-    }
-}
-
-/// How a bot reaches the relay's media port.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Link {
-    /// Send every UDP datagram through this proxy (an impairing [`crate::impair::UdpProxy`]
-    /// in front of the relay's media port) instead of straight to the relay.
-    pub via: Option<SocketAddr>,
-    /// Offer only an active ICE-TCP candidate: media flows over TCP (RFC 4571 framing)
-    /// to the relay's passive candidate, as for a student whose network blocks UDP.
-    pub tcp: bool,
 }
 
 /// How to reach the relay.
@@ -349,43 +318,6 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     run_on(endpoint, role, Link::default(), stats, stop).await
-}
-
-/// ICE-TCP connections of a bot: one per relay address, a reader task each.
-struct TcpLinks {
-    writers: HashMap<SocketAddr, OwnedWriteHalf>,
-    frames_tx: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
-}
-
-impl TcpLinks {
-    async fn send(&mut self, to: SocketAddr, data: &[u8]) -> Result<()> {
-        if !self.writers.contains_key(&to) {
-            let stream = TcpStream::connect(to).await?;
-            stream.set_nodelay(true)?;
-            let local = stream.local_addr()?;
-            let (mut rd, wr) = stream.into_split();
-            let tx = self.frames_tx.clone();
-            tokio::spawn(async move {
-                let mut decoder = TcpFrameDecoder::new();
-                let mut buf = vec![0u8; 4096];
-                while let Ok(n) = rd.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    decoder.extend_from_slice(&buf[..n]);
-                    while let Some(p) = decoder.next_packet() {
-                        if tx.send((local, to, BytesMut::from(&p[..]))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-            self.writers.insert(to, wr);
-        }
-        let wr = self.writers.get_mut(&to).context("tcp writer")?;
-        wr.write_all(&frame_packet(data)).await?;
-        Ok(())
-    }
 }
 
 /// Runs one bot against `endpoint` until `stop` turns true, reaching its media port as
@@ -715,31 +647,6 @@ fn loopback_candidates_only(sdp: &str) -> String {
         .collect()
 }
 
-/// Sends what the peer connection wrote: over ICE-TCP, through the proxy, or straight.
-async fn transmit(
-    socket: &UdpSocket,
-    tcp: &mut TcpLinks,
-    link: &Link,
-    relay_udp: &mut Option<SocketAddr>,
-    out: TaggedBytesMut,
-) {
-    let to = out.transport.peer_addr;
-    if out.transport.transport_protocol == TransportProtocol::TCP {
-        if let Err(e) = tcp.send(to, &out.message).await {
-            bot_debug(&format!("bot tcp send to {to}: {e}"));
-        }
-        return;
-    }
-    *relay_udp = Some(to);
-    let _ = socket.send_to(&out.message, link.via.unwrap_or(to)).await;
-}
-
-fn bot_debug(msg: &str) {
-    if std::env::var_os("BOT_DEBUG").is_some() {
-        eprintln!("{msg}");
-    }
-}
-
 /// Counts an SRTP packet from its clear header: payload type, sequence number, SSRC.
 fn count_clear_rtp(
     packet: &[u8],
@@ -757,37 +664,6 @@ fn count_clear_rtp(
     }
     stats.bytes.fetch_add(packet.len() as u64, Relaxed);
     last_seq.entry(ssrc).or_default().count(seq, &stats.lost);
-}
-
-/// One SSRC's loss, RFC 3550 A.3 style: expected less received, kept in a shared counter.
-#[derive(Debug, Default)]
-struct LossCount {
-    unwrap: SeqUnwrap,
-    first: Option<u64>,
-    highest: u64,
-    received: u64,
-    /// What this SSRC has added to the shared counter so far.
-    reported: u64,
-}
-
-impl LossCount {
-    fn count(&mut self, seq: u16, lost: &AtomicU64) {
-        let v = self.unwrap.unwrap(seq);
-        let first = *self.first.get_or_insert(v);
-        if v < first {
-            // Older than the first packet seen: not in the span we count.
-            return;
-        }
-        self.highest = self.highest.max(v);
-        self.received += 1;
-        let now = (self.highest - first + 1).saturating_sub(self.received);
-        if now > self.reported {
-            lost.fetch_add(now - self.reported, Relaxed);
-        } else {
-            lost.fetch_sub(self.reported - now, Relaxed);
-        }
-        self.reported = now;
-    }
 }
 
 /// Marks a payload whose bytes 1..9 are a bot's send stamp (real media never is).
