@@ -15,6 +15,7 @@
 //! Diagnostics (`diagnostics`) are pure functions and accumulators over frames and
 //! samples; [`selfcheck::run`] drives them over a [`CaptureSession`].
 
+mod audio_encode;
 mod clock;
 mod convert;
 mod devices;
@@ -24,18 +25,28 @@ mod error;
 mod frame;
 #[cfg(feature = "hardware")]
 mod hardware;
+mod pipeline;
 mod preview;
+mod scale;
 pub mod selfcheck;
 mod session;
 mod source;
 pub mod synthetic;
 
+pub use audio_encode::{
+    EncodedAudio, NoiseSuppressor, OPUS_FRAME, OPUS_FRAME_DURATION, OpusEncoder,
+};
 pub use clock::MediaClock;
 pub use convert::{Resampler, rgb_to_i420};
 pub use devices::{Devices, SyntheticMode};
-pub use encode::{H264Encoder, VideoEncoder};
+pub use encode::{EncodedFrame, H264Encoder, VideoEncoder};
 pub use error::{CaptureError, EncodeError};
 pub use frame::{AUDIO_CHUNK, AudioChunk, SAMPLE_RATE, VideoFrame};
+pub use pipeline::{
+    AudioStats, EncodeThread, EncodedVideo, MIN_VIDEO_BPS, VideoControl, spawn_audio_encoder,
+    spawn_video_encoder,
+};
 pub use preview::PreviewEncoder;
+pub use scale::scale_i420;
 pub use session::{AudioTap, CaptureSession, CaptureState, VideoTap};
 pub use source::{AudioSink, AudioSource, VideoSource};

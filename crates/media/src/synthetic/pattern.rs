@@ -6,7 +6,10 @@ use crate::VideoFrame;
 
 /// Bits in the barcode: 24 for the frame counter, 40 for the capture time in µs.
 pub const BARCODE_BITS: usize = 64;
-const CELL: u32 = 16;
+/// The barcode is one row of cells along the bottom edge, each `width / CELLS_ACROSS`
+/// wide and as tall, so it scales with the picture: a receiver reads it back from a
+/// frame the encoder scaled down (720p → 360p) without knowing the source size.
+const CELLS_ACROSS: u32 = 80;
 const BAR_COLOURS: [(u8, u8, u8); 8] = [
     (235, 128, 128), // white
     (210, 16, 146),  // yellow
@@ -47,23 +50,24 @@ pub fn paint(frame: &mut VideoFrame, seq: u64, micros: u64) {
     write_barcode(frame, seq, micros);
 }
 
-/// Writes the barcode into the bottom strip: one 16×16 cell per bit, white for 1.
+/// Writes the barcode into the bottom strip: one square cell per bit, white for 1.
 fn write_barcode(frame: &mut VideoFrame, seq: u64, micros: u64) {
     let value = ((seq & 0xFF_FFFF) << 40) | (micros & 0xFF_FFFF_FFFF);
-    let w = frame.width;
-    let h = frame.height;
-    if h < CELL || w < CELL {
+    let (w, h) = (frame.width, frame.height);
+    let cell = w / CELLS_ACROSS;
+    if cell < 2 || h < cell * 4 {
         return;
     }
-    let cells_per_row = (w / CELL) as usize;
-    let top = h - CELL * BARCODE_BITS.div_ceil(cells_per_row) as u32;
+    let top = h - cell;
     let y = frame.y_mut();
-    for bit in 0..BARCODE_BITS {
-        let on = (value >> (BARCODE_BITS - 1 - bit)) & 1 == 1;
-        let (cx, cy) = ((bit % cells_per_row) as u32, (bit / cells_per_row) as u32);
-        for row in 0..CELL {
-            let start = ((top + cy * CELL + row) * w + cx * CELL) as usize;
-            y[start..start + CELL as usize].fill(if on { 235 } else { 16 });
+    for row in top..h {
+        let line = &mut y[(row * w) as usize..((row + 1) * w) as usize];
+        line.fill(16);
+        for bit in 0..BARCODE_BITS {
+            if (value >> (BARCODE_BITS - 1 - bit)) & 1 == 1 {
+                let x = bit as u32 * cell;
+                line[x as usize..(x + cell) as usize].fill(235);
+            }
         }
     }
     let (cw, top_c) = (w / 2, top / 2);
@@ -74,17 +78,17 @@ fn write_barcode(frame: &mut VideoFrame, seq: u64, micros: u64) {
 }
 
 /// Reads the frame counter and capture time (µs, modulo 2^40) back from a decoded
-/// luma plane, sampling the centre of each cell.
+/// luma plane of any size with the source's aspect ratio, sampling each cell's centre.
 pub fn read_barcode(luma: &[u8], width: u32, height: u32) -> Option<(u64, u64)> {
-    if height < CELL || width < CELL || luma.len() < (width * height) as usize {
+    let cell = f64::from(width) / f64::from(CELLS_ACROSS);
+    if cell < 2.0 || f64::from(height) < cell * 4.0 || luma.len() < (width * height) as usize {
         return None;
     }
-    let cells_per_row = (width / CELL) as usize;
-    let top = height - CELL * BARCODE_BITS.div_ceil(cells_per_row) as u32;
+    let row = (f64::from(height) - cell / 2.0) as u32;
     let mut value = 0u64;
     for bit in 0..BARCODE_BITS {
-        let (cx, cy) = ((bit % cells_per_row) as u32, (bit / cells_per_row) as u32);
-        let px = luma[((top + cy * CELL + CELL / 2) * width + cx * CELL + CELL / 2) as usize];
+        let x = ((bit as f64 + 0.5) * cell) as u32;
+        let px = luma[(row * width + x) as usize];
         value = (value << 1) | u64::from(px > 126);
     }
     Some((value >> 40, value & 0xFF_FFFF_FFFF))
@@ -161,6 +165,16 @@ mod tests {
         let mut small = VideoFrame::grey(320, 180);
         paint(&mut small, 7, 1);
         assert_eq!(read_barcode(small.y(), 320, 180), Some((7, 1)));
+        // A 720p picture scaled to 360p (every other pixel) still reads.
+        let half: Vec<u8> = (0..360)
+            .flat_map(|r| {
+                f.y()[r * 2 * 1280..(r * 2 + 1) * 1280]
+                    .iter()
+                    .step_by(2)
+                    .copied()
+            })
+            .collect();
+        assert_eq!(read_barcode(&half, 640, 360), Some((123_456, 987_654_321)));
     }
 
     #[test]
