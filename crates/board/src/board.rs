@@ -184,7 +184,10 @@ impl Board {
                     applied.current_page = true;
                 }
                 applied.pages.push(page.clone());
-                Ok(Record::Step(vec![Change::PageAdded { page }]))
+                Ok(Record::Step(vec![Change::PageAdded {
+                    page,
+                    current_before: None,
+                }]))
             }
             BoardAction::RemovePage { page } => {
                 applied.page_list = true;
@@ -502,7 +505,7 @@ impl Board {
         applied.current_page = current_before != self.current;
         for change in &back {
             match change {
-                Change::PageAdded { page } => {
+                Change::PageAdded { page, .. } => {
                     applied.page_list = true;
                     applied.pages.push(page.clone());
                 }

@@ -31,6 +31,10 @@ pub(crate) enum Change {
     },
     PageAdded {
         page: PageId,
+        /// The page that was current before this page became current by being restored,
+        /// so that taking it away again goes back there rather than to a neighbour.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current_before: Option<PageId>,
     },
     PageRemoved {
         index: usize,
@@ -116,7 +120,7 @@ pub(crate) fn would_revert(pages: &[Page], change: &Change) -> bool {
         } => page(p)
             .and_then(|p| shape_index(p, shape).map(|i| &p.shapes[i]))
             .is_some_and(|s| s.transform != *before),
-        Change::PageAdded { page: p } => page(p).is_some(),
+        Change::PageAdded { page: p, .. } => page(p).is_some(),
         Change::PageRemoved { page: p, .. } => pages.len() < MAX_PAGES && page(&p.id).is_none(),
         Change::PageMoved { page: p, from } => {
             page_index(pages, p).is_some_and(|i| i != (*from).min(pages.len() - 1))
@@ -169,11 +173,19 @@ pub(crate) fn revert(b: &mut Pages<'_>, change: Change) -> Option<Change> {
                 before: now,
             })
         }
-        Change::PageAdded { page } => {
+        Change::PageAdded {
+            page,
+            current_before,
+        } => {
             let index = page_index(b.pages, &page)?;
             let removed = b.pages.remove(index);
             let was_current = b.current.as_ref() == Some(&page);
-            page_removed(b.pages, b.current, &page, index);
+            match current_before {
+                Some(before) if was_current && page_index(b.pages, &before).is_some() => {
+                    *b.current = Some(before);
+                }
+                _ => page_removed(b.pages, b.current, &page, index),
+            }
             Some(Change::PageRemoved {
                 index,
                 page: removed,
@@ -187,10 +199,14 @@ pub(crate) fn revert(b: &mut Pages<'_>, change: Change) -> Option<Change> {
         } => {
             let id = page.id.clone();
             b.pages.insert(index.min(b.pages.len()), page);
+            let mut current_before = None;
             if was_current || b.current.is_none() {
-                *b.current = Some(id.clone());
+                current_before = b.current.replace(id.clone()).filter(|c| *c != id);
             }
-            Some(Change::PageAdded { page: id })
+            Some(Change::PageAdded {
+                page: id,
+                current_before,
+            })
         }
         Change::PageMoved { page, from } => {
             let now = page_index(b.pages, &page)?;
@@ -207,13 +223,12 @@ pub(crate) fn revert(b: &mut Pages<'_>, change: Change) -> Option<Change> {
     }
 }
 
-/// Reverts a whole step, last change first; returns the step that takes it back.
+/// Reverts a whole step, last change first; returns the step that takes it back, its
+/// changes in the order they were just made (a step always keeps its changes in the order
+/// they happened: each index it records is right only at that point).
 pub(crate) fn revert_step(b: &mut Pages<'_>, step: Step) -> Step {
-    let mut back: Step = step
-        .into_iter()
+    step.into_iter()
         .rev()
         .filter_map(|c| revert(b, c))
-        .collect();
-    back.reverse();
-    back
+        .collect()
 }
