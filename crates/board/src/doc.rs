@@ -150,3 +150,71 @@ fn check_loaded(board: &Board) -> Result<(), BoardError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lectern_proto::{BoardAction, BoardOp, PeerId};
+
+    fn one_page() -> Board {
+        let mut b = Board::new();
+        let t = PeerId::new("t").unwrap();
+        let add = BoardAction::AddPage {
+            index: None,
+            background: None,
+        };
+        b.apply(&BoardOp::new(t.clone(), 1, add)).unwrap();
+        b
+    }
+
+    #[test]
+    fn documents_round_trip_with_their_version() {
+        let b = one_page();
+        let json = b.to_json();
+        assert!(json.starts_with(r#"{"version":1,"board":{"pages":[{"id":"t:1""#));
+        assert_eq!(Board::from_json(&json).unwrap(), b);
+        let snap = Snapshot::new(7, b.clone());
+        let back = Snapshot::from_json(&snap.to_json()).unwrap();
+        assert_eq!(back, snap);
+    }
+
+    #[test]
+    fn unknown_versions_and_broken_documents_are_refused() {
+        let json = one_page()
+            .to_json()
+            .replace(r#""version":1"#, r#""version":2"#);
+        assert_eq!(
+            Board::from_json(&json),
+            Err(BoardError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            Board::from_json(r#"{"version":0,"board":{"pages":[]}}"#),
+            Err(BoardError::UnsupportedVersion(0))
+        );
+        assert!(matches!(
+            Board::from_json(r#"{"board":{"pages":[]}}"#),
+            Err(BoardError::Malformed(_))
+        ));
+        assert!(matches!(
+            Snapshot::from_json("[1,2"),
+            Err(BoardError::Malformed(_))
+        ));
+        assert_eq!(
+            migrate(&mut Value::Null, 5),
+            Err(BoardError::UnsupportedVersion(5))
+        );
+    }
+
+    #[test]
+    fn loading_holds_documents_to_the_same_rules_as_ops() {
+        let twice =
+            r#"{"version":1,"board":{"pages":[{"id":"a:1"},{"id":"a:1"}],"current":"a:1"}}"#;
+        assert_eq!(Board::from_json(twice), Err(BoardError::IdTaken));
+        let lost = r#"{"version":1,"board":{"pages":[{"id":"a:1"}],"current":"a:2"}}"#;
+        assert_eq!(Board::from_json(lost), Err(BoardError::PageNotFound));
+        let nowhere = r#"{"version":1,"board":{"pages":[{"id":"a:1"}]}}"#;
+        assert_eq!(Board::from_json(nowhere), Err(BoardError::PageNotFound));
+        let far = r##"{"version":1,"board":{"pages":[{"id":"a:1","shapes":[{"id":"a:2","author":"a","style":{"color":"#000000","width":1.0},"kind":{"type":"line","from":{"x":1e9,"y":0},"to":{"x":0,"y":0}}}]}],"current":"a:1"}}"##;
+        assert_eq!(Board::from_json(far), Err(BoardError::OutOfBounds));
+    }
+}

@@ -167,7 +167,6 @@ proptest! {
         }
         net.settle();
         let server = net.server.board();
-        eprintln!("STAT seq={} pages={} shapes={}", net.server.seq(), server.pages().len(), server.pages().iter().map(|p| p.shapes.len()).sum::<usize>());
         for (who, _, client) in &net.clients {
             prop_assert_eq!(client.pending().count(), 0, "{} still has pending ops", who);
             prop_assert_eq!(client.confirmed_seq(), net.server.seq());

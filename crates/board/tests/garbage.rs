@@ -111,7 +111,7 @@ fn ranges() -> impl Strategy<Value = Vec<PointRange>> {
         v.into_iter()
             .map(|(a, b, c, d)| {
                 // Mostly small indices that hit real points, sometimes anything.
-                if a % 4 == 0 {
+                if a.is_multiple_of(4) {
                     PointRange { start: a, end: b }
                 } else {
                     PointRange { start: c, end: d }
@@ -231,7 +231,7 @@ proptest! {
         for (a, seq, action) in ops {
             let who = &authors[a];
             // Small counters mostly, so ops get past the repeat check to the interesting parts.
-            let client_seq = if seq % 3 == 0 { seq } else { board.last_client_seq(who) + 1 };
+            let client_seq = if seq.is_multiple_of(3) { seq } else { board.last_client_seq(who) + 1 };
             let op = BoardOp::new(who.clone(), client_seq, action);
             let _ = perms.check(who, Role::Student, &op.action);
             let before = board.clone();

@@ -141,9 +141,9 @@ fn style(seed: u8) -> Style {
     Style {
         color: Color::rgb(u32::from(seed) * 0x010203),
         width: 1.0 + f32::from(seed % 8),
-        opacity: if seed % 5 == 0 { 0.4 } else { 1.0 },
-        highlighter: seed % 5 == 0,
-        fill: (seed % 3 == 0).then(|| Color::rgb(0xffee00)),
+        opacity: if seed.is_multiple_of(5) { 0.4 } else { 1.0 },
+        highlighter: seed.is_multiple_of(5),
+        fill: seed.is_multiple_of(3).then(|| Color::rgb(0xffee00)),
     }
 }
 
