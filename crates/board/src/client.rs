@@ -25,7 +25,7 @@ pub struct ClientBoard {
 impl ClientBoard {
     /// Starts from the relay's snapshot, as `me`.
     pub fn new(me: PeerId, snapshot: Snapshot) -> Self {
-        let next_client_seq = snapshot.board.last_client_seq(&me) + 1;
+        let next_client_seq = snapshot.board.last_client_seq(&me).saturating_add(1);
         Self {
             me,
             view: snapshot.board.clone(),
@@ -64,7 +64,7 @@ impl ClientBoard {
         let applied = self.view.apply(&op)?;
         // Only an op that applied uses up a number, so the relay sees no gap it must
         // explain; gaps would be fine, but fewer surprises in logs.
-        self.next_client_seq += 1;
+        self.next_client_seq = self.next_client_seq.saturating_add(1);
         self.pending.push_back(op.clone());
         Ok((op, applied))
     }
@@ -74,16 +74,16 @@ impl ClientBoard {
     pub fn receive(&mut self, op: &BoardOp) -> Result<bool, BoardError> {
         let Some(seq) = op.server_seq else {
             return Err(BoardError::SeqGap {
-                expected: self.confirmed_seq + 1,
+                expected: self.confirmed_seq.saturating_add(1),
                 got: 0,
             });
         };
         if seq <= self.confirmed_seq {
             return Ok(false);
         }
-        if seq != self.confirmed_seq + 1 {
+        if seq != self.confirmed_seq.saturating_add(1) {
             return Err(BoardError::SeqGap {
-                expected: self.confirmed_seq + 1,
+                expected: self.confirmed_seq.saturating_add(1),
                 got: seq,
             });
         }
@@ -104,11 +104,12 @@ impl ClientBoard {
                 self.pending.pop_front();
                 dropped = true;
             }
-            let ours = self
-                .pending
-                .front()
-                .is_some_and(|p| p.client_seq == op.client_seq);
-            if ours {
+            let front = self.pending.front();
+            let same_seq = front.is_some_and(|p| p.client_seq == op.client_seq);
+            // The same number with another action is an op from an earlier session of
+            // ours; the pending one of that number will be refused as a repeat.
+            let ours = same_seq && front.is_some_and(|p| p.action == op.action);
+            if same_seq {
                 self.pending.pop_front();
             }
             // The view already is the confirmed board plus this op plus the rest.
@@ -144,7 +145,7 @@ impl ClientBoard {
         let mine = self.confirmed.last_client_seq(&self.me);
         // Ours that the snapshot already holds were confirmed in the ops we missed.
         self.pending.retain(|p| p.client_seq > mine);
-        self.next_client_seq = self.next_client_seq.max(mine + 1);
+        self.next_client_seq = self.next_client_seq.max(mine.saturating_add(1));
         self.rebase();
     }
 

@@ -32,7 +32,7 @@ impl Sequencer {
             board: snapshot.board,
             permissions: Permissions::new(),
             log: Vec::new(),
-            first_seq: snapshot.seq + 1,
+            first_seq: snapshot.seq.saturating_add(1),
             seq: snapshot.seq,
         }
     }
@@ -71,7 +71,7 @@ impl Sequencer {
         }
         self.permissions.check(sender, role, &op.action)?;
         let applied = self.board.apply(&op)?;
-        self.seq += 1;
+        self.seq = self.seq.saturating_add(1);
         op.server_seq = Some(self.seq);
         self.log.push(op);
         // Just pushed.
@@ -108,8 +108,8 @@ impl Sequencer {
         if upto < self.first_seq {
             return;
         }
-        let n = usize::try_from(upto + 1 - self.first_seq).unwrap_or(usize::MAX);
+        let n = usize::try_from(upto.saturating_add(1) - self.first_seq).unwrap_or(usize::MAX);
         self.log.drain(..n.min(self.log.len()));
-        self.first_seq = upto + 1;
+        self.first_seq = upto.saturating_add(1);
     }
 }

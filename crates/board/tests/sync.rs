@@ -269,3 +269,25 @@ fn a_relay_restarts_from_its_stored_snapshot() {
     assert_eq!(restarted.ops_since(server.seq()).unwrap(), &[]);
     assert_eq!(restarted.ops_since(0), Err(BoardError::SeqTrimmed(2)));
 }
+
+#[test]
+fn an_op_from_an_earlier_session_is_not_taken_for_ours() {
+    let (mut server, _, page) = room();
+    // The teacher's app restarted while its op 2 was still on the way to the relay: the new
+    // session starts from a snapshot that does not have it and numbers its own op 2 too.
+    let mut restarted = ClientBoard::new(peer("t"), server.snapshot());
+    let old = BoardOp::new(peer("t"), 2, begin(&page));
+    let (mine, _) = restarted
+        .local(BoardAction::ClearPage { page: page.clone() })
+        .unwrap();
+    assert_eq!(mine.client_seq, 2);
+    let (ordered, _) = server.submit(&peer("t"), Role::Teacher, old).unwrap();
+    let ordered = ordered.clone();
+    restarted.receive(&ordered).unwrap();
+    assert!(matches!(
+        server.submit(&peer("t"), Role::Teacher, mine),
+        Err(BoardError::StaleOp { .. })
+    ));
+    assert_eq!(restarted.pending().count(), 0);
+    assert_eq!(restarted.board(), server.board());
+}
