@@ -6,6 +6,7 @@
 //! With the `specta` feature the types also describe themselves to tauri-specta,
 //! which generates the UI's TypeScript bindings.
 
+mod board;
 mod devices;
 mod error;
 mod ids;
@@ -15,6 +16,11 @@ mod settings;
 mod signal;
 mod token;
 
+pub use board::{
+    AssetRef, Background, BoardAction, BoardEphemeral, BoardIdError, BoardOp, Color, DOC_VERSION,
+    GrantScope, MAX_BOARD_ID_LEN, OpId, PAGE_HEIGHT, PAGE_WIDTH, Page, PageId, Point, PointRange,
+    Pos, Rect, Shape, ShapeId, ShapeKind, Style, Transform,
+};
 pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
 pub use error::{ApiError, ErrorCode};
 pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};
