@@ -1,6 +1,8 @@
 //! Shared helpers for Lectern's end-to-end suites.
 
 pub mod bot;
+pub mod class;
+pub mod decode;
 pub mod impair;
 pub mod relay;
 pub mod webdriver;

@@ -46,6 +46,10 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The relay is at its configured limit of peers or rooms.
     Capacity,
+    /// The relay could not be reached (network down, wrong address, relay not running).
+    Unreachable,
+    /// The media connection (ICE, DTLS) could not be set up or broke.
+    ConnectionFailed,
 }
 
 /// The error shape of every IPC command and HTTP endpoint: `{ code, message }`.

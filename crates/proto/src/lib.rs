@@ -7,6 +7,7 @@
 //! which generates the UI's TypeScript bindings.
 
 mod board;
+mod class;
 mod devices;
 mod error;
 mod ids;
@@ -21,6 +22,7 @@ pub use board::{
     GrantScope, MAX_BOARD_ID_LEN, OpId, PAGE_HEIGHT, PAGE_WIDTH, Page, PageId, Point, PointRange,
     Pos, Rect, Shape, ShapeId, ShapeKind, Style, Transform,
 };
+pub use class::{PublishState, PublishStats, PublishStatus};
 pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
 pub use error::{ApiError, ErrorCode};
 pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};

@@ -102,6 +102,8 @@ pub struct BotStats {
     pub video_seqs: Mutex<BTreeSet<u64>>,
     /// The session URL (path) the WHIP/WHEP server answered with.
     pub location: Mutex<Option<String>>,
+    /// Where a full subscriber copies each video packet it receives (see `decode`).
+    pub video_tap: Mutex<Option<std::sync::mpsc::SyncSender<(Instant, rtc::rtp::Packet)>>>,
 }
 
 impl BotStats {
@@ -502,6 +504,12 @@ pub async fn run_on(
                         stats.audio_packets.fetch_add(1, Relaxed);
                     }
                     stats.bytes.fetch_add(p.payload.len() as u64, Relaxed);
+                    if video
+                        && let Some(tap) =
+                            &*stats.video_tap.lock().unwrap_or_else(|e| e.into_inner())
+                    {
+                        let _ = tap.try_send((Instant::now(), p.clone()));
+                    }
                     if video {
                         let mut seqs = stats.video_seqs.lock().unwrap_or_else(|e| e.into_inner());
                         if seqs.len() < 200_000 {

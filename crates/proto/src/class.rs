@@ -1,0 +1,68 @@
+//! A class in progress, as the console shows it: the publish link to the relay and its
+//! figures.
+
+use crate::ApiError;
+use serde::{Deserialize, Serialize};
+
+/// Where the teacher's publish link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum PublishState {
+    /// Offering to the relay and connecting ICE/DTLS.
+    Connecting,
+    /// Media flows.
+    Live,
+    /// The link broke; trying again after `retry_in_ms`.
+    Reconnecting,
+    /// The relay refused for a reason retrying cannot fix (token, room); `error` says.
+    Failed,
+    /// The class ended.
+    Stopped,
+}
+
+/// The publish link's state for the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PublishStatus {
+    pub state: PublishState,
+    /// Connection attempts since the last time the link was live (0 while live).
+    pub attempt: u32,
+    /// When reconnecting: how long until the next attempt.
+    pub retry_in_ms: Option<u32>,
+    /// Why the last attempt failed, or why the link gave up.
+    pub error: Option<ApiError>,
+    /// Times the link has been re-established during this class.
+    pub reconnects: u32,
+}
+
+/// One second of publish figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PublishStats {
+    /// Seconds since the class started.
+    pub at_s: f64,
+    /// Everything sent (media, retransmissions, RTCP), kbit/s.
+    pub send_kbps: f64,
+    pub video_kbps: f64,
+    pub audio_kbps: f64,
+    /// What the congestion controller allows now, kbit/s.
+    pub estimate_kbps: f64,
+    /// Frames sent per second.
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+    /// Round-trip time to the relay, from RTCP receiver reports.
+    pub rtt_ms: Option<f64>,
+    /// Share of packets the relay reports lost, percent.
+    pub loss_percent: Option<f64>,
+    /// Retransmission requests received this class.
+    pub nacks: u32,
+    /// Keyframe requests received this class.
+    pub plis: u32,
+    pub keyframes: u32,
+    /// Camera frames not encoded because the network could not keep up.
+    pub frames_skipped: u32,
+    /// Time to encode the last frame, ms.
+    pub encode_ms: f64,
+}
