@@ -326,8 +326,11 @@ export class BoardRenderer {
     else this.cursors.set(peer, { page, at, label, t: now });
   }
 
-  /** Draws `page` (or an empty desk) as of `now` (ms, any monotonic clock). */
-  render(page: Page | undefined, now: number): FrameStats {
+  /**
+   * Draws `page` (or an empty desk) as of `now` (ms, any monotonic clock), with `overlay`
+   * (a shape being dragged out, not yet an op) on top.
+   */
+  render(page: Page | undefined, now: number, overlay: readonly Shape[] = []): FrameStats {
     const ctx = this.ctx;
     const W = Math.round(this.cssW * this.dpr);
     const H = Math.round(this.cssH * this.dpr);
@@ -389,6 +392,7 @@ export class BoardRenderer {
       drawShape(ctx, shapes[i], this.resolvers);
       stats.live++;
     }
+    for (const s of overlay) drawShape(ctx, s, this.resolvers);
     if (this.drawEphemerals(ctx, page.id, now)) stats.again = true;
     return stats;
   }
