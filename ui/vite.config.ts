@@ -59,6 +59,7 @@ export default defineConfig({
       input: {
         index: page("./index.html"),
         student: page("./student.html"),
+        "board-demo": page("./board-demo.html"),
       },
     },
   },
