@@ -101,6 +101,7 @@ async fn the_teachers_camera_and_microphone_reach_a_viewer_decodable() {
         "{stats:?}"
     );
     assert!(stats.estimate_kbps > 0.0, "{stats:?}");
+    eprintln!("publish stats after 60 frames: {stats:?}");
     assert_eq!((stats.width, stats.height), (1280, 720));
 
     live.stop().await;
@@ -119,6 +120,14 @@ async fn a_viewers_keyframe_request_reaches_the_encoder() {
         token(&relay, "art", "teacher", Role::Teacher),
         clock,
     );
+    let mut status = live.publisher().status();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        status.wait_for(|s| s.state == PublishState::Live),
+    )
+    .await
+    .expect("live within 15 s")
+    .expect("status channel open");
     let mut bots = Bots::new();
     let viewer = bots.spawn(
         &relay,

@@ -1,6 +1,7 @@
 //! The Lectern desktop app: a thin Tauri shell. Commands delegate into the crates;
 //! this crate owns only app state, IPC wiring and the command line.
 
+mod class;
 mod cli;
 mod commands;
 mod i18n;
@@ -45,7 +46,13 @@ pub fn main() -> ExitCode {
                     if let tauri::RunEvent::Exit = event {
                         // Students get a `bye` instead of a silent drop.
                         let state = handle.state::<AppState>();
-                        tauri::async_runtime::block_on(state.relay.stop());
+                        tauri::async_runtime::block_on(async {
+                            // End the WHIP session before the relay says goodbye.
+                            if let Some(class) = state.class.lock().await.take() {
+                                class.stop().await;
+                            }
+                            state.relay.stop().await;
+                        });
                     }
                 });
                 ExitCode::SUCCESS
@@ -72,6 +79,9 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::selfcheck::answer_speaker_check,
         commands::devices::play_test_tone,
         commands::relay::relay_status,
+        commands::class::class_start,
+        commands::class::class_current,
+        commands::class::class_stop,
     ])
 }
 

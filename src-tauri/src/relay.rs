@@ -14,6 +14,15 @@ enum Slot {
     Stopped,
 }
 
+/// URLs and tokens for one class on the embedded relay.
+#[derive(Debug, Clone)]
+pub struct ClassAccess {
+    pub local: String,
+    pub public: String,
+    pub teacher_token: String,
+    pub student_token: String,
+}
+
 /// The app's own relay.
 #[derive(Debug)]
 pub struct EmbeddedRelay {
@@ -78,6 +87,58 @@ impl EmbeddedRelay {
         if let Slot::Running(relay) = old {
             relay.shutdown().await;
         }
+    }
+
+    /// What a class in `room` needs from the relay: the loopback base URL the console
+    /// uses, the base URL students can reach (LAN first), and tokens for the teacher and
+    /// for the join link, valid for `ttl`.
+    pub async fn class_access(
+        &self,
+        room: &lectern_proto::RoomId,
+        teacher: &str,
+        ttl: std::time::Duration,
+    ) -> Result<ClassAccess, ApiError> {
+        let slot = self.slot.read().await;
+        let Slot::Running(relay) = &*slot else {
+            return Err(ApiError::new(
+                ErrorCode::Unreachable,
+                "the relay inside Lectern is not running",
+            ));
+        };
+        let port = relay.http_addr().port();
+        let mut ips = relay.announced().to_vec();
+        ips.sort_by_key(|ip| (ip.is_loopback(), ip.is_ipv6()));
+        let public = ips.first().map_or_else(
+            || url(IpAddr::from([127, 0, 0, 1]), port),
+            |ip| url(*ip, port),
+        );
+        let local = if relay.http_addr().ip().is_unspecified() {
+            url(IpAddr::from([127, 0, 0, 1]), port)
+        } else {
+            url(relay.http_addr().ip(), port)
+        };
+        let peer = |s: &str| {
+            lectern_proto::PeerId::new(s)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))
+        };
+        Ok(ClassAccess {
+            local,
+            public,
+            teacher_token: relay.signer().issue(
+                room.clone(),
+                peer("teacher")?,
+                teacher,
+                lectern_proto::Role::Teacher,
+                ttl,
+            ),
+            student_token: relay.signer().issue(
+                room.clone(),
+                peer("guest")?,
+                "",
+                lectern_proto::Role::Student,
+                ttl,
+            ),
+        })
     }
 
     /// Where it is and how busy.

@@ -21,6 +21,8 @@ pub struct AppState {
     pub preview_credit: Arc<AtomicBool>,
     /// The relay inside the app (started once the app runs).
     pub relay: EmbeddedRelay,
+    /// The class in progress.
+    pub class: tokio::sync::Mutex<Option<crate::class::Class>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             checking: AtomicBool::new(false),
             preview_credit: Arc::new(AtomicBool::new(true)),
             relay: EmbeddedRelay::default(),
+            class: tokio::sync::Mutex::new(None),
         })
     }
 }

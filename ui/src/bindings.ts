@@ -125,6 +125,41 @@ async relayStatus() : Promise<Result<RelayStatus, ApiError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Starts a class in `room` (or a new room) on the embedded relay: opens the selected
+ * devices (or keeps the preview's), encodes and publishes them, and returns the links.
+ * `events` receives the publish link's state and one-second figures.
+ */
+async classStart(room: string | null, events: TAURI_CHANNEL<ClassEvent>) : Promise<Result<ClassInfo, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("class_start", { room, events }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The running class, if any; `events` receives its updates from now on.
+ */
+async classCurrent(events: TAURI_CHANNEL<ClassEvent>) : Promise<Result<ClassInfo | null, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("class_current", { events }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Ends the class: students see the teacher leave; the devices stay open for the preview.
+ */
+async classStop() : Promise<Result<null, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("class_stop") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -162,6 +197,34 @@ frozen_ratio: number;
  * Mean luma over all frames, 0–255.
  */
 mean_luma: number }
+/**
+ * What a running class tells the console.
+ */
+export type ClassEvent = { type: "status"; status: PublishStatus } | { type: "stats"; stats: PublishStats }
+/**
+ * A class the console started.
+ */
+export type ClassInfo = { room: string; 
+/**
+ * The relay's base URL the console talks to, e.g. `http://127.0.0.1:8686`.
+ */
+relay_url: string; 
+/**
+ * The teacher's own token for signaling (and the whiteboard).
+ */
+teacher_token: string; 
+/**
+ * The signaling WebSocket, token included.
+ */
+ws_url: string; 
+/**
+ * What students open (or scan): the student page on an address they can reach.
+ */
+join_url: string; 
+/**
+ * `join_url` as a QR code, an SVG document.
+ */
+join_qr_svg: string }
 /**
  * One capture or playback device, real or synthetic.
  */
@@ -289,7 +352,15 @@ export type ErrorCode =
 /**
  * The relay is at its configured limit of peers or rooms.
  */
-"capacity"
+"capacity" | 
+/**
+ * The relay could not be reached (network down, wrong address, relay not running).
+ */
+"unreachable" | 
+/**
+ * The media connection (ICE, DTLS) could not be set up or broke.
+ */
+"connection_failed"
 /**
  * One thing the self-check found, with the values its message needs.
  */
@@ -463,6 +534,94 @@ export type ParamValue = number | string
  * A publish resolution Lectern can choose.
  */
 export type PublishResolution = "360p" | "540p" | "720p"
+/**
+ * Where the teacher's publish link stands.
+ */
+export type PublishState = 
+/**
+ * Offering to the relay and connecting ICE/DTLS.
+ */
+"connecting" | 
+/**
+ * Media flows.
+ */
+"live" | 
+/**
+ * The link broke; trying again after `retry_in_ms`.
+ */
+"reconnecting" | 
+/**
+ * The relay refused for a reason retrying cannot fix (token, room); `error` says.
+ */
+"failed" | 
+/**
+ * The class ended.
+ */
+"stopped"
+/**
+ * One second of publish figures.
+ */
+export type PublishStats = { 
+/**
+ * Seconds since the class started.
+ */
+at_s: number; 
+/**
+ * Everything sent (media, retransmissions, RTCP), kbit/s.
+ */
+send_kbps: number; video_kbps: number; audio_kbps: number; 
+/**
+ * What the congestion controller allows now, kbit/s.
+ */
+estimate_kbps: number; 
+/**
+ * Frames sent per second.
+ */
+fps: number; width: number; height: number; 
+/**
+ * Round-trip time to the relay, from RTCP receiver reports.
+ */
+rtt_ms: number | null; 
+/**
+ * Share of packets the relay reports lost, percent.
+ */
+loss_percent: number | null; 
+/**
+ * Retransmission requests received this class.
+ */
+nacks: number; 
+/**
+ * Keyframe requests received this class.
+ */
+plis: number; keyframes: number; 
+/**
+ * Camera frames not encoded because the network could not keep up.
+ */
+frames_skipped: number; 
+/**
+ * Time to encode the last frame, ms.
+ */
+encode_ms: number }
+/**
+ * The publish link's state for the UI.
+ */
+export type PublishStatus = { state: PublishState; 
+/**
+ * Connection attempts since the last time the link was live (0 while live).
+ */
+attempt: number; 
+/**
+ * When reconnecting: how long until the next attempt.
+ */
+retry_in_ms: number | null; 
+/**
+ * Why the last attempt failed, or why the link gave up.
+ */
+error: ApiError | null; 
+/**
+ * Times the link has been re-established during this class.
+ */
+reconnects: number }
 /**
  * Where the relay inside the app is.
  */

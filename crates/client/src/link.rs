@@ -302,8 +302,16 @@ fn read_stats(pc: &mut RTCPeerConnection, now: Instant, shared: &Shared) {
     let report = pc.get_stats(now, StatsSelector::None);
     let mut nacks = 0u64;
     let (mut rtt, mut loss) = (None::<f64>, None::<f64>);
+    let mut ice_rtt = None::<f64>;
     for entry in report.iter() {
         match entry {
+            // ICE consent checks time the path too; used when no receiver report
+            // carries a round trip (the relay's reports may lack LSR/DLSR).
+            RTCStatsReportEntry::IceCandidatePair(p)
+                if p.nominated && p.current_round_trip_time > 0.0 =>
+            {
+                ice_rtt = Some(p.current_round_trip_time);
+            }
             RTCStatsReportEntry::OutboundRtp(s) => nacks += u64::from(s.nack_count),
             RTCStatsReportEntry::RemoteInboundRtp(s) => {
                 if s.round_trip_time_measurements > 0 {
@@ -314,6 +322,7 @@ fn read_stats(pc: &mut RTCPeerConnection, now: Instant, shared: &Shared) {
             _ => {}
         }
     }
+    let rtt = rtt.or(ice_rtt);
     let c = &shared.counters;
     c.nacks_live.store(nacks, Relaxed);
     c.rtt_us

@@ -32,7 +32,13 @@ pub trait VideoEncoder: Send {
 /// starts with an IDR: the stream (SSRC, sequence numbers) continues.
 pub struct H264Encoder {
     inner: Encoder,
+    /// The bitrate asked for.
     bitrate: u32,
+    /// The bitrate the running encoder was last given (a (re)initialisation reverts it to
+    /// the bitrate it was created with).
+    applied: Option<u32>,
+    created: u32,
+    size: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -67,6 +73,9 @@ impl H264Encoder {
         Ok(Self {
             inner,
             bitrate: bitrate_bps,
+            applied: Some(bitrate_bps),
+            created: bitrate_bps,
+            size: None,
         })
     }
 
@@ -78,12 +87,29 @@ impl H264Encoder {
 
 impl VideoEncoder for H264Encoder {
     fn encode(&mut self, frame: &VideoFrame) -> Result<Option<EncodedFrame>, EncodeError> {
+        let size = (frame.width, frame.height);
+        // openh264 initialises on the first frame and again on a new size; options only
+        // stick to an initialised encoder of this size.
+        if self.size == Some(size) && self.applied != Some(self.bitrate) {
+            if let Err(e) = set_target_bitrate(&mut self.inner, self.bitrate) {
+                // Not worth losing the picture over: keep encoding at the old rate, and do
+                // not ask again until the target moves.
+                tracing::warn!("{e}");
+            }
+            self.applied = Some(self.bitrate);
+        }
+        let first_at_size = self.size != Some(size);
         let bits = self
             .inner
             .encode(frame)
             .map_err(|e| EncodeError::Frame(e.to_string()))?;
         let keyframe = matches!(bits.frame_type(), FrameType::IDR | FrameType::I);
         let data = bits.to_vec();
+        if first_at_size {
+            // That frame (re)initialised the encoder at the bitrate it was created with.
+            self.size = Some(size);
+            self.applied = Some(self.created);
+        }
         Ok((!data.is_empty()).then_some(EncodedFrame { data, keyframe }))
     }
 
@@ -92,10 +118,7 @@ impl VideoEncoder for H264Encoder {
     }
 
     fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
-        if bps == self.bitrate {
-            return Ok(());
-        }
-        set_target_bitrate(&mut self.inner, bps)?;
+        // Applied before the next frame, when the encoder is initialised for its size.
         self.bitrate = bps;
         Ok(())
     }
@@ -106,26 +129,44 @@ impl VideoEncoder for H264Encoder {
 /// The safe wrapper only sets the bitrate at initialisation; re-creating the encoder
 /// would cost an IDR per change, several a minute while the estimate moves. This is the
 /// `SetOption(ENCODER_OPTION_BITRATE)` call Chromium's openh264 wrapper makes too.
-#[allow(unsafe_code)]
+///
+/// openh264 refuses a target above the layer's maximum (which starts at the creation
+/// bitrate), so the maximum moves with the target: raised before it, lowered after it.
 fn set_target_bitrate(encoder: &mut Encoder, bps: u32) -> Result<(), EncodeError> {
-    let mut info = openh264_sys2::SBitrateInfo {
-        iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
-        iBitrate: i32::try_from(bps).map_err(|_| EncodeError::Frame("bitrate".into()))?,
-    };
-    // SAFETY: the encoder is initialised (`Encoder::with_api_config` succeeded), `info`
-    // is a valid `SBitrateInfo` that outlives the call, and ENCODER_OPTION_BITRATE reads
-    // exactly that struct; the option does not change anything the wrapper relies on
-    // (frame size, formats).
-    let rc = unsafe {
-        encoder.raw_api().set_option(
-            openh264_sys2::ENCODER_OPTION_BITRATE,
-            std::ptr::addr_of_mut!(info).cast(),
-        )
-    };
-    if rc == 0 {
+    let bps = i32::try_from(bps).map_err(|_| EncodeError::Frame("bitrate".into()))?;
+    use openh264_sys2::{ENCODER_OPTION_BITRATE as TARGET, ENCODER_OPTION_MAX_BITRATE as MAX};
+    // Raising the maximum first fails when lowering below the current target, and
+    // lowering it after only works once the target is below it: one of the two takes.
+    let raised = set_bitrate_option(encoder, MAX, bps);
+    let target = set_bitrate_option(encoder, TARGET, bps);
+    let lowered = set_bitrate_option(encoder, MAX, bps);
+    if target == 0 && (raised == 0 || lowered == 0) {
         Ok(())
     } else {
-        Err(EncodeError::Frame(format!("set bitrate failed ({rc})")))
+        Err(EncodeError::Frame(format!(
+            "set bitrate failed ({raised}, {target}, {lowered})"
+        )))
+    }
+}
+
+#[allow(unsafe_code)]
+fn set_bitrate_option(
+    encoder: &mut Encoder,
+    option: openh264_sys2::ENCODER_OPTION,
+    bps: i32,
+) -> i32 {
+    let mut info = openh264_sys2::SBitrateInfo {
+        iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
+        iBitrate: bps,
+    };
+    // SAFETY: the caller only calls this on an initialised encoder (one frame encoded at
+    // the current size); `info` is a valid `SBitrateInfo` that outlives the call, and both
+    // bitrate options read exactly that struct. Neither changes anything the wrapper
+    // relies on (frame size, formats).
+    unsafe {
+        encoder
+            .raw_api()
+            .set_option(option, std::ptr::addr_of_mut!(info).cast())
     }
 }
 

@@ -66,3 +66,29 @@ pub struct PublishStats {
     /// Time to encode the last frame, ms.
     pub encode_ms: f64,
 }
+
+/// A class the console started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClassInfo {
+    pub room: String,
+    /// The relay's base URL the console talks to, e.g. `http://127.0.0.1:8686`.
+    pub relay_url: String,
+    /// The teacher's own token for signaling (and the whiteboard).
+    pub teacher_token: String,
+    /// The signaling WebSocket, token included.
+    pub ws_url: String,
+    /// What students open (or scan): the student page on an address they can reach.
+    pub join_url: String,
+    /// `join_url` as a QR code, an SVG document.
+    pub join_qr_svg: String,
+}
+
+/// What a running class tells the console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClassEvent {
+    Status { status: PublishStatus },
+    Stats { stats: PublishStats },
+}

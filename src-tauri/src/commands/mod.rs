@@ -1,5 +1,6 @@
 //! Tauri commands, one file per area. Each only translates between IPC and the crates.
 
+pub mod class;
 pub mod devices;
 pub mod preview;
 pub mod relay;

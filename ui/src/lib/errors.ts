@@ -9,6 +9,14 @@ const CODES: readonly ErrorCode[] = [
   "invalid_input",
   "busy",
   "internal",
+  "unreachable",
+  "connection_failed",
+  "forbidden",
+  "not_on_stage",
+  "unauthorized",
+  "token_expired",
+  "wrong_room",
+  "capacity",
 ];
 
 /** Anything a command rejected with, as an ApiError the UI can name by code. */

@@ -73,6 +73,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "unsupported_version",
   "capacity",
+  "unreachable",
+  "connection_failed",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,192 @@
+//! A whole class, end to end, with real parts: the app (under WebDriver, synthetic
+//! camera and microphone) starts a class, its publisher sends openh264 + Opus over WHIP
+//! to its embedded relay, and a headless Chromium opens the join link as a student.
+//! The student's picture is read back pixel by pixel: the frame counter the synthetic
+//! camera wrote must rise. Screenshots go to `$LECTERN_ARTIFACTS`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lectern_e2e::webdriver::{Driver, Session};
+use serde_json::{Value, json};
+
+fn app() -> String {
+    std::env::var("LECTERN_APP_BINARY").expect("LECTERN_APP_BINARY: run through `cargo xtask test`")
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LECTERN_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Reads the synthetic camera's barcode from the student page's video: one row of 64
+/// cells along the bottom, each `width / 80` wide (see `synthetic/pattern.rs`).
+const BARCODE: &str = r#"
+const v = document.querySelector("video");
+if (!v || !v.videoWidth) return null;
+const w = v.videoWidth, h = v.videoHeight;
+const c = document.createElement("canvas");
+c.width = w; c.height = h;
+const g = c.getContext("2d", { willReadFrequently: true });
+g.drawImage(v, 0, 0, w, h);
+const cell = w / 80;
+const y = Math.floor(h - cell / 2);
+const row = g.getImageData(0, y, w, 1).data;
+let seq = 0, micros = 0;
+for (let bit = 0; bit < 64; bit++) {
+  const x = Math.floor((bit + 0.5) * cell);
+  const luma = 0.299 * row[x * 4] + 0.587 * row[x * 4 + 1] + 0.114 * row[x * 4 + 2];
+  const one = luma > 126 ? 1 : 0;
+  if (bit < 24) seq = seq * 2 + one; else micros = micros * 2 + one;
+}
+return { seq, micros, width: w, height: h };
+"#;
+
+const STUDENT_STATS: &str = r#"
+const done = arguments[arguments.length - 1];
+window.__lecternStudent.stats().then(done, (e) => done({ error: String(e) }));
+"#;
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn send_rate(s: &Session) -> f64 {
+    s.find_all("[data-testid=stat-send]")
+        .ok()
+        .and_then(|e| e.first().and_then(|e| s.text(e).ok()))
+        .and_then(|t| t.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+#[test]
+#[ignore = "needs tauri-driver, WebKitWebDriver, chromedriver and a display: run by `cargo xtask test`"]
+fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let env = [
+        ("LECTERN_DATA_DIR", data_dir.as_str()),
+        ("LECTERN_SYNTHETIC_DEVICES", "1"),
+        ("LANG", "en_US.UTF-8"),
+        ("LC_ALL", "en_US.UTF-8"),
+        ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
+        ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
+    ];
+    // Its own ports: the self-check's WebDriver tests use 4444/4445 at the same time.
+    let driver = Driver::start(4454, &env).unwrap();
+    let s = driver.session(&app()).unwrap();
+    let nav = s
+        .wait_for("[data-testid=nav-class]", Duration::from_secs(30))
+        .unwrap();
+    s.click(&nav).unwrap();
+    let room = s
+        .wait_for("[data-testid=room-name]", Duration::from_secs(10))
+        .unwrap();
+    s.send_keys(&room, "math-7a").unwrap();
+    let start = s
+        .wait_for(
+            "[data-testid=start-class]:not([disabled])",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    s.click(&start).unwrap();
+    s.wait_for(
+        "[data-testid=publish-state][data-state=live]",
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    // The figures move: the send rate is reported and above zero.
+    let rate = poll("a send rate", Duration::from_secs(15), || {
+        let r = send_rate(&s);
+        (r > 100.0).then_some(r)
+    });
+    s.wait_for("[data-testid=join-url]", Duration::from_secs(5))
+        .unwrap();
+    let join_url = s
+        .script("return document.querySelector('[data-testid=join-url]').value")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(join_url.contains("/room/math-7a?token=lt1."), "{join_url}");
+    s.screenshot(&artifact("class-live.png")).unwrap();
+
+    // A student opens the join link in Chromium and presses play.
+    let chrome = Driver::chromedriver(free_port()).unwrap();
+    let student = chrome.chromium(&[]).unwrap();
+    student.script_timeout(Duration::from_secs(30)).unwrap();
+    student.navigate(&join_url).unwrap();
+    let play = student
+        .wait_for("[data-testid=student-start]", Duration::from_secs(20))
+        .unwrap();
+    student.click(&play).unwrap();
+    student
+        .wait_for(
+            "[data-testid=student-status][data-state=live]",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    let first = poll("decoded frames", Duration::from_secs(20), || {
+        let st = student.script_async(STUDENT_STATS, json!([])).ok()?;
+        (num(&st, "framesDecoded") > 30.0).then_some(st)
+    });
+    let code = |p: &Session| {
+        poll("a readable barcode", Duration::from_secs(10), || {
+            let v = p.script(BARCODE).ok()?;
+            v.get("seq").and_then(Value::as_u64).map(|seq| (seq, v))
+        })
+    };
+    let (seq_a, picture) = code(&student);
+    std::thread::sleep(Duration::from_secs(2));
+    let (seq_b, _) = code(&student);
+    // The synthetic camera runs at 30 fps: two seconds later the counter is ≈ 60 higher.
+    assert!(
+        seq_b > seq_a + 30 && seq_b < seq_a + 120,
+        "frame counter {seq_a} then {seq_b} ({picture})"
+    );
+    let later = student.script_async(STUDENT_STATS, json!([])).unwrap();
+    assert!(
+        num(&later, "framesDecoded") > num(&first, "framesDecoded") + 30.0,
+        "frames decoded {first} then {later}"
+    );
+    assert!(num(&later, "audioEnergy") > 0.0, "no audio energy: {later}");
+    student.screenshot(&artifact("class-student.png")).unwrap();
+
+    // The roster shows the student; the teacher ends the class; the student sees it.
+    s.wait_for("[data-testid=roster] li", Duration::from_secs(10))
+        .unwrap();
+    let stop = s
+        .wait_for("[data-testid=stop-class]", Duration::from_secs(5))
+        .unwrap();
+    s.click(&stop).unwrap();
+    s.wait_for("[data-testid=start-class]", Duration::from_secs(15))
+        .unwrap();
+    student
+        .wait_for(
+            "[data-testid=student-status][data-state=waiting]",
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    eprintln!("class figures: send {rate} kbit/s, student {later}");
+}
