@@ -3,8 +3,14 @@
 //! Every frame is one JSON text message `{"v": 1, "type": "...", ...}`. The shapes are
 //! plain enough for a WeChat mini-program's `wx.connectSocket` or any browser. Fields
 //! are only ever added; a client ignores fields and message types it does not know.
+//!
+//! The whiteboard rides on the same socket (the `board_*` messages). One of them,
+//! `board_snapshot`, is not a [`ServerMessage`] variant: it carries a whole board
+//! document, whose type lives in `lectern-board` (which depends on this crate), so the
+//! relay writes it itself as `{"v": 1, "type": "board_snapshot", "epoch": …,
+//! "snapshot": {"version": 1, "seq": …, "board": {…}}}`.
 
-use crate::{ApiError, PeerId, Role, RoomId};
+use crate::{ApiError, BoardEphemeral, BoardOp, GrantScope, PeerId, Role, RoomId};
 use serde::{Deserialize, Serialize};
 
 /// The signaling protocol version this build speaks.
@@ -60,6 +66,35 @@ pub enum ClientMessage {
         #[serde(default)]
         id: u64,
     },
+    /// A whiteboard op, `server_seq` absent; `author` must be the sender. Answered by the
+    /// ordered op (`board_op` with `server_seq`, to everyone) or `board_refused`.
+    BoardOp { op: BoardOp },
+    /// A laser trail or cursor, passed on to everyone else and never stored.
+    BoardEphemeral { e: BoardEphemeral },
+    /// Subscribe to the board. Without `since`: answered with `board_snapshot`. With
+    /// `since` (the seq of the last ordered op the client holds) and the `epoch` of the
+    /// snapshot it started from: answered with `board_ops` (the ops after `since`), or a
+    /// snapshot when they are no longer kept or the board is another one.
+    BoardSync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    /// Teacher: hand a student the pen for `scope`, or take it back when `scope` is
+    /// absent.
+    BoardGrant {
+        peer: PeerId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<GrantScope>,
+    },
+}
+
+/// A student holding the pen, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PenGrant {
+    pub peer: PeerId,
+    pub scope: GrantScope,
 }
 
 /// One person in the room, as the roster shows them.
@@ -146,6 +181,23 @@ pub enum ServerMessage {
     Pong { id: u64 },
     /// The relay closes this connection (replaced by a newer one, room closed, shutdown).
     Bye { reason: ByeReason },
+    /// An op in the relay's order (`server_seq` set), to every board subscriber of the
+    /// room, its author included: that copy is the author's confirmation.
+    BoardOp { op: BoardOp },
+    /// The ops after the `since` of a `board_sync`, oldest first (possibly none).
+    BoardOps { ops: Vec<BoardOp> },
+    /// Your op `client_seq` was refused and changed nothing; nobody else hears of it.
+    /// `code` is one of the board's stable codes (`forbidden`, `page_not_found`,
+    /// `rate_limited`, …; see `docs/protocol.md`).
+    BoardRefused {
+        client_seq: u64,
+        code: String,
+        message: String,
+    },
+    /// Someone else's laser trail or cursor.
+    BoardEphemeral { peer: PeerId, e: BoardEphemeral },
+    /// Who holds the pen now; sent on `board_sync` and whenever it changes.
+    BoardGrants { grants: Vec<PenGrant> },
 }
 
 /// Why the relay ends a signaling connection.
@@ -191,6 +243,74 @@ mod tests {
         assert_eq!(
             json,
             r#"{"v":1,"type":"error","code":"stage_full","message":"six students are on stage"}"#
+        );
+    }
+
+    #[test]
+    fn board_messages_have_a_stable_json_shape() {
+        use crate::{BoardAction, PageId};
+        let sync: Envelope<ClientMessage> =
+            serde_json::from_str(r#"{"v":1,"type":"board_sync"}"#).unwrap();
+        assert_eq!(
+            sync.body,
+            ClientMessage::BoardSync {
+                since: None,
+                epoch: None
+            }
+        );
+        let sync = Envelope::new(ClientMessage::BoardSync {
+            since: Some(41),
+            epoch: Some(1_700_000_000_000),
+        });
+        assert_eq!(
+            serde_json::to_string(&sync).unwrap(),
+            r#"{"v":1,"type":"board_sync","since":41,"epoch":1700000000000}"#
+        );
+        let revoke: Envelope<ClientMessage> =
+            serde_json::from_str(r#"{"v":1,"type":"board_grant","peer":"s1","scope":null}"#)
+                .unwrap();
+        assert!(matches!(
+            revoke.body,
+            ClientMessage::BoardGrant { scope: None, .. }
+        ));
+        let grant = Envelope::new(ClientMessage::BoardGrant {
+            peer: PeerId::new("s1").unwrap(),
+            scope: Some(GrantScope::Pages {
+                pages: vec![PageId::new("t:1").unwrap()],
+            }),
+        });
+        assert_eq!(
+            serde_json::to_string(&grant).unwrap(),
+            r#"{"v":1,"type":"board_grant","peer":"s1","scope":{"type":"pages","pages":["t:1"]}}"#
+        );
+        let op = Envelope::new(ServerMessage::BoardOp {
+            op: BoardOp {
+                server_seq: Some(9),
+                ..BoardOp::new(PeerId::new("t").unwrap(), 3, BoardAction::Undo)
+            },
+        });
+        assert_eq!(
+            serde_json::to_string(&op).unwrap(),
+            r#"{"v":1,"type":"board_op","op":{"author":"t","client_seq":3,"server_seq":9,"action":{"type":"undo"}}}"#
+        );
+        let refused = Envelope::new(ServerMessage::BoardRefused {
+            client_seq: 4,
+            code: "forbidden".into(),
+            message: "not allowed".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&refused).unwrap(),
+            r#"{"v":1,"type":"board_refused","client_seq":4,"code":"forbidden","message":"not allowed"}"#
+        );
+        let grants = Envelope::new(ServerMessage::BoardGrants {
+            grants: vec![PenGrant {
+                peer: PeerId::new("s1").unwrap(),
+                scope: GrantScope::Board,
+            }],
+        });
+        assert_eq!(
+            serde_json::to_string(&grants).unwrap(),
+            r#"{"v":1,"type":"board_grants","grants":[{"peer":"s1","scope":{"type":"board"}}]}"#
         );
     }
 }

@@ -1,8 +1,10 @@
 //! The signaling hub: one task owns [`Rooms`] and talks to every WebSocket.
 //!
 //! Each connection has an outbound queue of [`CONN_QUEUE`] messages. Signaling is small
-//! and rare; a client that lets 64 messages pile up is not reading, so it is closed
-//! (`bye` is not even attempted) rather than letting the hub hold its backlog.
+//! and rare, and board ops come at pen speed (about 20 a second per drawer); a client
+//! that lets 64 messages pile up is not reading, so it is closed (`bye` is not even
+//! attempted) rather than letting the hub hold its backlog. A board client that comes
+//! back catches up with `board_sync`, so it loses nothing but time.
 
 use crate::metrics::Metrics;
 use crate::room::{ConnId, Now, RoomInput, RoomOutput, Rooms};
@@ -118,33 +120,40 @@ fn deliver(
     metrics: &Metrics,
 ) {
     while let Some(out) = rooms.poll_output() {
-        match out {
+        let (conn, text) = match out {
             RoomOutput::Send { conn, msg } => {
-                let Some(tx) = conns.get(&conn) else {
+                if !conns.contains_key(&conn) {
                     continue;
-                };
+                }
                 if let lectern_proto::ServerMessage::Error { error } = &msg {
                     metrics.error(error.code);
                 }
                 let text = serde_json::to_string(&Envelope::new(msg)).expect("messages serialize");
-                if tx.try_send(WsOut::Text(text)).is_err() {
-                    tracing::info!(?conn, "signaling client too slow: closing");
-                    conns.remove(&conn);
-                    rooms.handle_input(now(), RoomInput::Disconnect { conn });
-                } else {
-                    metrics.signaling_out.fetch_add(1, Relaxed);
-                }
+                (conn, text)
             }
+            RoomOutput::SendText { conn, text } => (conn, text),
             RoomOutput::Close { conn } => {
                 if let Some(tx) = conns.remove(&conn) {
                     let _ = tx.try_send(WsOut::Close);
                 }
+                continue;
             }
             RoomOutput::EndPublish { room, peer } => {
                 if engine.try_send(Command::EndPublish { room, peer }).is_err() {
                     tracing::warn!("media engine queue full: stage removal not applied");
                 }
+                continue;
             }
+        };
+        let Some(tx) = conns.get(&conn) else {
+            continue;
+        };
+        if tx.try_send(WsOut::Text(text)).is_err() {
+            tracing::info!(?conn, "signaling client too slow: closing");
+            conns.remove(&conn);
+            rooms.handle_input(now(), RoomInput::Disconnect { conn });
+        } else {
+            metrics.signaling_out.fetch_add(1, Relaxed);
         }
     }
 }

@@ -1,7 +1,17 @@
-//! Rooms as a sans-IO state machine: who is here, hands, chat, the stage, who publishes.
+//! Rooms as a sans-IO state machine: who is here, hands, chat, the stage, who publishes,
+//! and the whiteboard (the board hub, in `board.rs`).
 //!
 //! Feed it [`RoomInput`]s with the time, drain [`RoomOutput`]s. No sockets, no clock
 //! reads, no locks: the signaling shell owns one `Rooms` and tests drive it directly.
+
+mod board;
+mod rate;
+
+pub use board::{
+    BOARD_OPS_BURST, BOARD_OPS_PER_SEC, EPHEMERAL_PER_SEC, LOG_KEEP_BYTES, LOG_KEEP_OPS,
+    MAX_CATCH_UP_OPS, RELAY_AUTHOR,
+};
+use rate::Bucket;
 
 use lectern_proto::{
     ApiError, ByeReason, ChatLine, ClientMessage, Envelope, ErrorCode, MAX_CHAT_CHARS, MAX_STAGE,
@@ -12,8 +22,11 @@ use std::time::{Duration, Instant};
 
 /// Chat lines a newcomer receives.
 pub const CHAT_HISTORY: usize = 50;
-/// Longest signaling message, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Longest WebSocket message, in bytes: a `board_op` carrying a full batch of 1,024
+/// stroke points (about 45 KB with coordinates to two decimals) must fit.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest message of any other type, in bytes.
+pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
 /// Sustained messages per second one connection may send.
 const RATE_PER_SEC: f64 = 20.0;
 /// Burst allowance above the sustained rate.
@@ -58,6 +71,10 @@ pub enum RoomInput<'a> {
 pub enum RoomOutput {
     /// Send a message on a connection.
     Send { conn: ConnId, msg: ServerMessage },
+    /// Send a message already written as a complete JSON envelope. Board broadcasts are
+    /// written once for the whole room, and `board_snapshot` carries a document whose
+    /// type is not a [`ServerMessage`].
+    SendText { conn: ConnId, text: String },
     /// Close a connection (a `bye` was sent just before).
     Close { conn: ConnId },
     /// Stop a participant's publish session (they left the stage).
@@ -78,6 +95,8 @@ struct Room {
     chat: VecDeque<ChatLine>,
     stage: Vec<PeerId>,
     publishers: Vec<Publisher>,
+    /// Created when someone first uses the board; goes with the room.
+    board: Option<board::RoomBoard>,
 }
 
 impl Room {
@@ -99,9 +118,10 @@ impl Room {
 struct Conn {
     room: RoomId,
     peer: PeerId,
-    tokens: f64,
-    last_refill: Instant,
+    /// Budget of every message but board ops and ephemerals, which have their own.
+    limit: Bucket,
     strikes: u32,
+    board: board::BoardConn,
 }
 
 /// All rooms of one relay.
@@ -262,9 +282,9 @@ impl Rooms {
             Conn {
                 room: room_id.clone(),
                 peer: claims.sub.clone(),
-                tokens: RATE_BURST,
-                last_refill: now.mono,
+                limit: Bucket::full(now.mono, RATE_PER_SEC, RATE_BURST),
                 strikes: 0,
+                board: board::BoardConn::new(now.mono, claims.grants.board),
             },
         );
         let room = &self.rooms[&room_id];
@@ -312,6 +332,9 @@ impl Rooms {
         } else {
             room.members.retain(|m| m.participant.id != c.peer);
         }
+        // Nobody will lift this pen: end the strokes it left open, so that they become
+        // undo steps and renderers can cache them.
+        self.end_strokes_of(&c.room, &c.peer);
         self.broadcast(&c.room, ServerMessage::Left { peer: c.peer });
         self.forget_if_idle(&c.room);
     }
@@ -323,27 +346,81 @@ impl Rooms {
     }
 
     fn text(&mut self, now: Now, conn: ConnId, text: &str) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        // Token bucket: refill, then spend one.
-        let elapsed = now
-            .mono
-            .saturating_duration_since(c.last_refill)
-            .as_secs_f64();
-        c.tokens = (c.tokens + elapsed * RATE_PER_SEC).min(RATE_BURST);
-        c.last_refill = now.mono;
-        if c.tokens < 1.0 {
-            self.refuse(
-                conn,
-                ErrorCode::RateLimited,
-                "more than 20 messages a second",
-            );
+        if !self.conns.contains_key(&conn) {
             return;
         }
-        c.tokens -= 1.0;
         if text.len() > MAX_MESSAGE_BYTES {
+            if self.spend(now, conn) {
+                self.refuse(conn, ErrorCode::TooLarge, "messages are at most 64 KiB");
+            }
+            return;
+        }
+        // One typed parse on the hot path (board ops); a second, untyped look only to
+        // explain a message that did not parse.
+        let msg = match serde_json::from_str::<Envelope<ClientMessage>>(text) {
+            Ok(env) if env.v == PROTOCOL_VERSION => env.body,
+            _ => return self.unreadable(now, conn, text),
+        };
+        // Drawing and pointing run at pen speed: they have their own budgets.
+        let msg = match msg {
+            ClientMessage::BoardOp { op } => return self.board_op(now, conn, op, text.len()),
+            ClientMessage::BoardEphemeral { e } => {
+                return self.board_ephemeral(now, conn, e, text.len());
+            }
+            other => other,
+        };
+        if !self.spend(now, conn) {
+            return;
+        }
+        if text.len() > MAX_SIGNAL_BYTES {
             self.refuse(conn, ErrorCode::TooLarge, "messages are at most 16 KiB");
+            return;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (room, peer) = (c.room.clone(), c.peer.clone());
+        let result = match msg {
+            ClientMessage::BoardSync { since, epoch } => {
+                self.board_sync(now, conn, since, epoch).map(|()| None)
+            }
+            ClientMessage::BoardGrant { peer: to, scope } => {
+                self.board_grant(now, conn, to, scope).map(|()| None)
+            }
+            other => self.apply(now, &room, &peer, conn, other),
+        };
+        match result {
+            Ok(off_stage) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.strikes = 0;
+                }
+                if let Some(peer) = off_stage {
+                    self.take_off_stage(&room, &peer);
+                }
+            }
+            Err(error) => self.refuse(conn, error.code, &error.message),
+        }
+    }
+
+    /// Spends one message of the connection's general budget; refuses it when spent.
+    fn spend(&mut self, now: Now, conn: ConnId) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        if c.limit.take(now.mono) {
+            return true;
+        }
+        self.refuse(
+            conn,
+            ErrorCode::RateLimited,
+            "more than 20 messages a second",
+        );
+        false
+    }
+
+    /// Says why a message could not be read.
+    fn unreadable(&mut self, now: Now, conn: ConnId, text: &str) {
+        if !self.spend(now, conn) {
             return;
         }
         let v = match serde_json::from_str::<serde_json::Value>(text) {
@@ -363,44 +440,26 @@ impl Rooms {
             );
             return;
         }
-        let msg = match serde_json::from_value::<Envelope<ClientMessage>>(v) {
-            Ok(env) => env.body,
-            Err(e) => {
-                self.refuse(
-                    conn,
-                    ErrorCode::InvalidInput,
-                    &format!("unreadable message: {e}"),
-                );
-                return;
-            }
+        let why = match serde_json::from_value::<Envelope<ClientMessage>>(v.clone()) {
+            Err(e) => format!("unreadable message: {e}"),
+            Ok(_) => "unreadable message".to_string(),
         };
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let (room, peer) = (c.room.clone(), c.peer.clone());
-        match self.apply(now, &room, &peer, conn, msg) {
-            Ok(off_stage) => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.strikes = 0;
-                }
-                if let Some(peer) = off_stage {
-                    self.take_off_stage(&room, &peer);
-                }
-            }
-            Err(error) => self.refuse(conn, error.code, &error.message),
+        // A board op that names its counter is refused as an op, so the sender's board
+        // drops it from its pending ops instead of waiting for it forever.
+        let board_seq = (v.get("type").and_then(serde_json::Value::as_str) == Some("board_op"))
+            .then(|| {
+                v.pointer("/op/client_seq")
+                    .and_then(serde_json::Value::as_u64)
+            })
+            .flatten();
+        match board_seq {
+            Some(client_seq) => self.board_malformed(conn, client_seq, &why),
+            None => self.refuse(conn, ErrorCode::InvalidInput, &why),
         }
     }
 
     fn refuse(&mut self, conn: ConnId, code: ErrorCode, message: &str) {
-        let strikes = match self.conns.get_mut(&conn) {
-            Some(c) => {
-                c.strikes += 1;
-                c.strikes
-            }
-            None => return,
-        };
-        if strikes >= MAX_STRIKES {
-            self.bye(conn, ByeReason::Misbehaving);
+        if self.strike(conn) {
             return;
         }
         self.push(
@@ -411,12 +470,25 @@ impl Rooms {
         );
     }
 
+    /// Counts a refused message; closes the connection (and returns true) at the limit.
+    fn strike(&mut self, conn: ConnId) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return true;
+        };
+        c.strikes += 1;
+        if c.strikes >= MAX_STRIKES {
+            self.bye(conn, ByeReason::Misbehaving);
+            return true;
+        }
+        false
+    }
+
     fn bye(&mut self, conn: ConnId, reason: ByeReason) {
         self.push(conn, ServerMessage::Bye { reason });
         self.out.push_back(RoomOutput::Close { conn });
         // The shell reports the close back as a Disconnect; treat it as gone now so
         // nothing else is sent to it.
-        let now_unknown = self.conns.get(&conn).map(|c| c.last_refill);
+        let now_unknown = self.conns.get(&conn).map(|c| c.limit.last());
         if let Some(mono) = now_unknown {
             self.disconnect(Now { mono, unix_ms: 0 }, conn);
         }

@@ -388,3 +388,5 @@ fn publishers_are_announced_and_an_empty_room_is_forgotten() {
     }
     assert_eq!(w.rooms.room_count(), 0);
 }
+
+mod board;
