@@ -41,6 +41,7 @@ fn decoding_viewer(
     );
     let (tap, probe) = decode::start(clock);
     *stats.video_tap.lock().unwrap() = Some(tap);
+    *stats.keyframe_probe.lock().unwrap() = Some(probe.clone());
     (stats, probe)
 }
 

@@ -42,7 +42,12 @@ fn thread_cpu() -> HashMap<String, f64> {
         };
         let name = stat[open + 1..close].to_owned();
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         *out.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
     }
     out
@@ -67,7 +72,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let height: u32 = args.first().and_then(|a| a.parse().ok()).unwrap_or(720);
     let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let mode = VideoMode {
@@ -109,7 +117,11 @@ fn main() {
         );
         let (tap, probe) = decode::start(clock);
         *viewer.video_tap.lock().expect("tap") = Some(tap);
-        wait_until("first decoded frames", Duration::from_secs(20), || probe.count() > 30).await;
+        *viewer.keyframe_probe.lock().expect("probe") = Some(probe.clone());
+        wait_until("first decoded frames", Duration::from_secs(20), || {
+            probe.count() > 30
+        })
+        .await;
         // Warm-up over: measure.
         let skip = probe.count();
         let cpu_before = thread_cpu();

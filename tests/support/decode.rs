@@ -12,6 +12,8 @@ use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,14 +48,27 @@ impl Decoded {
 #[derive(Debug, Default)]
 pub struct Probe {
     pub frames: Mutex<Vec<Decoded>>,
-    /// Access units the decoder refused or that carried no readable barcode.
+    /// Access units the decoder refused, that carried no readable barcode, or that were
+    /// given up because a packet never came.
     pub undecodable: Mutex<u64>,
+    /// Set when a frame was given up: the viewer should send a PLI (see `BotStats`).
+    pub want_keyframe: AtomicBool,
+    stop: AtomicBool,
 }
 
 impl Probe {
     /// Frames decoded so far.
     pub fn count(&self) -> usize {
         self.frames.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Ends the decoder thread.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A copy of the decoded frames.
@@ -65,7 +80,8 @@ impl Probe {
     }
 }
 
-/// Starts a decoder thread; hand the sender to a bot's `video_tap`.
+/// Starts a decoder thread; hand the sender to a bot's `video_tap` (and the probe to
+/// its `keyframe_probe`, so given-up frames bring a PLI).
 pub fn start(clock: MediaClock) -> (SyncSender<(Instant, rtc::rtp::Packet)>, Arc<Probe>) {
     let (tx, rx) = sync_channel(TAP_QUEUE);
     let probe = Arc::new(Probe::default());
@@ -77,65 +93,147 @@ pub fn start(clock: MediaClock) -> (SyncSender<(Instant, rtc::rtp::Packet)>, Arc
     (tx, probe)
 }
 
+/// How long a missing packet is waited for (NACK and retransmission) before its frame
+/// counts as lost and a keyframe is asked for.
+const REPAIR_WAIT: Duration = Duration::from_millis(400);
+
+/// Packets in sequence order, unwrapped past 65535.
+#[derive(Default)]
+struct Reorder {
+    last: Option<u64>,
+    buffer: BTreeMap<u64, (Instant, rtc::rtp::Packet)>,
+}
+
+impl Reorder {
+    fn unwrap(&mut self, seq: u16) -> u64 {
+        let v = match self.last {
+            None => u64::from(seq) + (1 << 32),
+            Some(last) => {
+                let delta = i64::from(seq.wrapping_sub(last as u16) as i16);
+                (last as i64 + delta) as u64
+            }
+        };
+        if self.last.is_none_or(|l| v > l) {
+            self.last = Some(v);
+        }
+        v
+    }
+}
+
 fn decode_loop(rx: Receiver<(Instant, rtc::rtp::Packet)>, clock: MediaClock, probe: &Probe) {
     let mut decoder = Decoder::new().expect("openh264 decoder");
-    let mut depacketizer = H264Packet::default();
-    let mut access_unit: Vec<u8> = Vec::new();
-    let mut current_ts = None;
-    let mut next_seq: Option<u16> = None;
-    let mut broken = false;
+    let mut reorder = Reorder::default();
+    // The next sequence number to decode from; `None` until a keyframe starts.
+    let mut next: Option<u64> = None;
     let mut luma = Vec::new();
-    while let Ok((arrived, packet)) = rx.recv() {
-        let seq = packet.header.sequence_number;
-        // A gap inside a frame makes it undecodable; drop it and wait for the next one.
-        if next_seq.is_some_and(|n| n != seq) {
-            broken = true;
-        }
-        next_seq = Some(seq.wrapping_add(1));
-        if current_ts != Some(packet.header.timestamp) {
-            access_unit.clear();
-            current_ts = Some(packet.header.timestamp);
-            broken = false;
-        }
-        match depacketizer.depacketize(&Bytes::clone(&packet.payload)) {
-            Ok(nal) => access_unit.extend_from_slice(&nal),
-            Err(_) => broken = true,
-        }
-        if !packet.header.marker {
-            continue;
-        }
-        if broken {
-            *probe.undecodable.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-            continue;
-        }
-        let decoded = match decoder.decode(&access_unit) {
-            Ok(Some(yuv)) => {
-                let (w, h) = yuv.dimensions();
-                let (stride, _, _) = yuv.strides();
-                luma.clear();
-                for row in 0..h {
-                    luma.extend_from_slice(&yuv.y()[row * stride..row * stride + w]);
-                }
-                read_barcode(&luma, w as u32, h as u32).map(|(seq, micros)| Decoded {
-                    seq,
-                    captured: Duration::from_micros(micros),
-                    arrived: clock.at(arrived),
-                    decoded: clock.now(),
-                    width: w as u32,
-                    height: h as u32,
-                })
-            }
-            _ => None,
+    loop {
+        let (arrived, packet) = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(item) => item,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if probe.stopped() => return,
+            // Nothing new: a frame at the head may still have waited long enough.
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
         };
-        match decoded {
-            Some(d) => probe
-                .frames
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(d),
-            None => *probe.undecodable.lock().unwrap_or_else(|e| e.into_inner()) += 1,
+        let seq = reorder.unwrap(packet.header.sequence_number);
+        if next.is_some_and(|n| seq < n) {
+            continue; // a late duplicate of something already decoded or skipped
         }
-        access_unit.clear();
+        if next.is_none() && !lectern_relay::sfu::h264::starts_keyframe(&packet.payload) {
+            continue;
+        }
+        next.get_or_insert(seq);
+        reorder.buffer.insert(seq, (arrived, packet));
+        // Decode every complete frame at the head of the buffer.
+        while let Some(from) = next {
+            let mut end = None;
+            let mut expect = from;
+            for (&s, (_, p)) in reorder.buffer.range(from..) {
+                if s != expect {
+                    break;
+                }
+                if p.header.marker {
+                    end = Some(s);
+                    break;
+                }
+                expect += 1;
+            }
+            let Some(end) = end else {
+                // Incomplete: wait for repairs, unless the head has waited too long.
+                let waited = reorder
+                    .buffer
+                    .range(from..)
+                    .next()
+                    .is_some_and(|(_, (t, _))| t.elapsed() > REPAIR_WAIT);
+                let head_missing = !reorder.buffer.contains_key(&from);
+                if waited || (head_missing && reorder.buffer.len() > 2000) {
+                    // Give the frame up, ask for a keyframe, start again from one.
+                    *probe.undecodable.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    probe
+                        .want_keyframe
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    let kept: Vec<u64> = reorder
+                        .buffer
+                        .iter()
+                        .filter(|(_, (_, p))| lectern_relay::sfu::h264::starts_keyframe(&p.payload))
+                        .map(|(s, _)| *s)
+                        .collect();
+                    match kept.first() {
+                        Some(&k) => {
+                            reorder.buffer.retain(|s, _| *s >= k);
+                            next = Some(k);
+                        }
+                        None => {
+                            reorder.buffer.clear();
+                            next = None;
+                        }
+                    }
+                    continue;
+                }
+                break;
+            };
+            let mut depacketizer = H264Packet::default();
+            let mut access_unit = Vec::new();
+            let mut last_arrival = None;
+            let mut ok = true;
+            for (_, (t, p)) in reorder.buffer.range(from..=end) {
+                last_arrival = Some(last_arrival.map_or(*t, |l: Instant| l.max(*t)));
+                match depacketizer.depacketize(&Bytes::clone(&p.payload)) {
+                    Ok(nal) => access_unit.extend_from_slice(&nal),
+                    Err(_) => ok = false,
+                }
+            }
+            reorder.buffer.retain(|s, _| *s > end);
+            next = Some(end + 1);
+            let decoded = ok
+                .then(|| match decoder.decode(&access_unit) {
+                    Ok(Some(yuv)) => {
+                        let (w, h) = yuv.dimensions();
+                        let (stride, _, _) = yuv.strides();
+                        luma.clear();
+                        for row in 0..h {
+                            luma.extend_from_slice(&yuv.y()[row * stride..row * stride + w]);
+                        }
+                        read_barcode(&luma, w as u32, h as u32).map(|(seq, micros)| Decoded {
+                            seq,
+                            captured: Duration::from_micros(micros),
+                            arrived: clock.at(last_arrival.unwrap_or_else(Instant::now)),
+                            decoded: clock.now(),
+                            width: w as u32,
+                            height: h as u32,
+                        })
+                    }
+                    _ => None,
+                })
+                .flatten();
+            match decoded {
+                Some(d) => probe
+                    .frames
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(d),
+                None => *probe.undecodable.lock().unwrap_or_else(|e| e.into_inner()) += 1,
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@ pub mod bot;
 pub mod class;
 pub mod decode;
 pub mod impair;
+pub mod impaired_class;
 pub mod relay;
+pub mod shim;
 pub mod webdriver;
 
 use lectern_media::{CaptureSession, Devices, MediaClock, selfcheck};

@@ -80,6 +80,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         (total - capture) * 100.0,
         capture * 100.0
     ));
+    rows.extend(crate::bench_publish::publish_rows()?);
+    rows.extend(crate::bench_publish::impaired_rows()?);
     // xiu for the comparison: built outside the repository; without it, our rows still.
     let xiu = crate::xiu::build_xiu().map_err(|e| {
         eprintln!(
@@ -259,7 +261,7 @@ fn mean_ns(estimates: &str) -> Option<f64> {
     number_after(&estimates[mean..], "\"point_estimate\":")
 }
 
-fn number_after(text: &str, key: &str) -> Option<f64> {
+pub(crate) fn number_after(text: &str, key: &str) -> Option<f64> {
     let start = text.find(key)? + key.len();
     let rest = text[start..].trim_start();
     let end = rest

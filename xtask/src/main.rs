@@ -2,6 +2,7 @@
 //! and their helpers. Only std and anyhow, so it builds in seconds on a fresh machine.
 
 mod bench;
+mod bench_publish;
 mod fuzz;
 mod pulse;
 mod setup;

@@ -102,6 +102,8 @@ pub struct BotStats {
     pub video_seqs: Mutex<BTreeSet<u64>>,
     /// The session URL (path) the WHIP/WHEP server answered with.
     pub location: Mutex<Option<String>>,
+    /// A decoder that may ask this subscriber to send a PLI (see `decode`).
+    pub keyframe_probe: Mutex<Option<Arc<crate::decode::Probe>>>,
     /// Where a full subscriber copies each video packet it receives (see `decode`).
     pub video_tap: Mutex<Option<std::sync::mpsc::SyncSender<(Instant, rtc::rtp::Packet)>>>,
 }
@@ -563,9 +565,13 @@ pub async fn run_on(
                     next_audio += Duration::from_millis(20);
                 }
             }
-            if let Some(t) = next_pli
-                && now >= t
-            {
+            let asked = stats
+                .keyframe_probe
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|p| p.want_keyframe.swap(false, Relaxed));
+            if asked || next_pli.is_some_and(|t| now >= t) {
                 for (id, ssrc, video) in &receivers {
                     if *video && let Some(mut r) = pc.rtp_receiver(*id) {
                         let pli = PictureLossIndication {

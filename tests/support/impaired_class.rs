@@ -1,0 +1,145 @@
+//! The console's publisher on a bad uplink: synthetic camera → openh264/Opus → WHIP
+//! through the seeded UDP proxy → relay → a decoding viewer on a clean link. The viewer
+//! decodes with a reorder buffer (waits for retransmissions, gives a frame up after
+//! 400 ms and asks for a keyframe), so what it measures is what a student would see.
+
+use crate::bot::Role as BotRole;
+use crate::class::{publish, synthetic_capture};
+use crate::decode::{self, Decoded};
+use crate::impair::{Impairment, UdpProxy};
+use crate::relay::{Bots, start_loopback, token, wait_until};
+use crate::shim::WhipShim;
+use lectern_media::MediaClock;
+use lectern_proto::{PublishState, PublishStats, Role, VideoMode};
+use std::time::Duration;
+
+/// What the viewer saw over the measured window.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Decoded frames in the window, in order.
+    pub frames: Vec<Decoded>,
+    /// The window on the media clock.
+    pub from: Duration,
+    pub to: Duration,
+    /// The publisher's last figures.
+    pub stats: PublishStats,
+    /// Datagrams the proxy dropped / forwarded toward the relay.
+    pub up_lost: u64,
+    pub up_forwarded: u64,
+    /// From the first offer to media flowing (ICE and DTLS through the same bad path).
+    pub connect: Duration,
+}
+
+impl Outcome {
+    /// Camera frames captured in the window (30 fps).
+    pub fn camera_frames(&self) -> u64 {
+        ((self.to - self.from).as_secs_f64() * 30.0) as u64
+    }
+
+    /// Time without a new picture, counting every gap over 150 ms whole (including the
+    /// window's edges).
+    pub fn freeze(&self) -> Duration {
+        let mut times: Vec<Duration> = vec![self.from];
+        times.extend(self.frames.iter().map(|f| f.decoded));
+        times.push(self.to);
+        times
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .filter(|gap| *gap > Duration::from_millis(150))
+            .sum()
+    }
+
+    /// Latencies of the decoded frames.
+    pub fn latencies(&self) -> Vec<Duration> {
+        self.frames.iter().map(Decoded::latency).collect()
+    }
+}
+
+/// Runs the class for `warmup` + `measure` with `up` on the publisher→relay direction
+/// and `down` on relay→publisher (feedback), both seeded with `seed`.
+pub async fn run(
+    up: Impairment,
+    down: Impairment,
+    seed: u64,
+    warmup: Duration,
+    measure: Duration,
+) -> Outcome {
+    let relay = start_loopback().await;
+    let proxy = UdpProxy::start(relay.media_addr(), up, down, seed)
+        .await
+        .expect("proxy starts");
+    let shim = WhipShim::start(relay.http_addr(), relay.media_addr(), proxy.addr())
+        .await
+        .expect("shim starts");
+    let clock = MediaClock::start();
+    let capture = synthetic_capture(VideoMode::HD_30, clock);
+    let live = publish(
+        &capture,
+        format!("{}/whip/bad", shim.base()),
+        token(&relay, "bad", "teacher", Role::Teacher),
+        clock,
+    );
+    let mut status = live.publisher().status();
+    let dialing = std::time::Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        status.wait_for(|s| s.state == PublishState::Live),
+    )
+    .await
+    .expect("live within 90 s")
+    .expect("status open");
+    let connect = dialing.elapsed();
+    let mut bots = Bots::new();
+    let viewer = bots.spawn(
+        &relay,
+        "bad",
+        token(&relay, "bad", "viewer", Role::Observer),
+        BotRole::Subscribe {
+            peer: None,
+            pli_every: None,
+            light: false,
+        },
+    );
+    let (tap, probe) = decode::start(clock);
+    *viewer.video_tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
+    *viewer
+        .keyframe_probe
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(probe.clone());
+    wait_until("a first decoded frame", Duration::from_secs(30), || {
+        probe.count() > 0
+    })
+    .await;
+    tokio::time::sleep(warmup).await;
+    let from = clock.now();
+    tokio::time::sleep(measure).await;
+    let to = clock.now();
+    let frames = probe
+        .snapshot()
+        .into_iter()
+        .filter(|f| f.decoded >= from && f.decoded <= to)
+        .collect();
+    let stats = live.publisher().stats().borrow().clone();
+    let (up_lost, up_forwarded) = (
+        proxy.up.lost.load(std::sync::atomic::Ordering::Relaxed),
+        proxy
+            .up
+            .forwarded
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    probe.stop();
+    live.stop().await;
+    bots.stop().await;
+    relay.shutdown().await;
+    drop(shim);
+    drop(proxy);
+    Outcome {
+        frames,
+        from,
+        to,
+        stats,
+        up_lost,
+        up_forwarded,
+        connect,
+    }
+}
