@@ -4,6 +4,8 @@
 // and has no generated bindings. `protocol.test.ts` reads the Rust source and fails when
 // the two lists of message types or error codes drift apart.
 
+import type { BoardEphemeral, BoardOp } from "../board/types";
+
 /** The signaling protocol version this page speaks. */
 export const PROTOCOL_VERSION = 1;
 
@@ -97,7 +99,12 @@ export type ClientMessage =
   | { type: "remove_from_stage"; peer: PeerId }
   | { type: "leave_stage" }
   | { type: "request_mute"; peer: PeerId; muted: boolean }
-  | { type: "ping"; id?: number };
+  | { type: "ping"; id?: number }
+  // The whiteboard's messages (docs/protocol.md#whiteboard); `ui/src/board` speaks them.
+  | { type: "board_sync"; since?: number; epoch?: number }
+  | { type: "board_op"; op: BoardOp }
+  | { type: "board_ephemeral"; e: BoardEphemeral }
+  | { type: "board_grant"; peer: PeerId; scope?: unknown };
 
 /** What the relay sends. */
 export type ServerMessage =
@@ -121,7 +128,12 @@ export type ServerMessage =
   | { type: "publisher_removed"; peer: PeerId }
   | { type: "error"; code: string; message: string }
   | { type: "pong"; id: number }
-  | { type: "bye"; reason: ByeReason };
+  | { type: "bye"; reason: ByeReason }
+  | { type: "board_op"; op: BoardOp }
+  | { type: "board_ops"; ops: BoardOp[] }
+  | { type: "board_refused"; client_seq: number; code: string; message: string }
+  | { type: "board_ephemeral"; peer: PeerId; e: BoardEphemeral }
+  | { type: "board_grants"; grants: { peer: PeerId; scope: unknown }[] };
 
 export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
   "raise_hand",
@@ -132,6 +144,10 @@ export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
   "leave_stage",
   "request_mute",
   "ping",
+  "board_sync",
+  "board_op",
+  "board_ephemeral",
+  "board_grant",
 ];
 
 export const SERVER_MESSAGE_TYPES: readonly ServerMessage["type"][] = [
@@ -148,6 +164,11 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessage["type"][] = [
   "error",
   "pong",
   "bye",
+  "board_op",
+  "board_ops",
+  "board_refused",
+  "board_ephemeral",
+  "board_grants",
 ];
 
 /** One frame for the WebSocket: `{"v":1,"type":...,...}`. */
@@ -212,6 +233,12 @@ const SHAPES: Record<ServerMessage["type"], (m: Json) => boolean> = {
   error: (m) => isString(m.code),
   pong: () => true,
   bye: (m) => isString(m.reason),
+  // The board client checks ops itself against the model (`ui/src/board`).
+  board_op: (m) => isObject(m.op),
+  board_ops: (m) => Array.isArray(m.ops) && m.ops.every(isObject),
+  board_refused: (m) => isNumber(m.client_seq) && isString(m.code),
+  board_ephemeral: (m) => isString(m.peer) && isObject(m.e),
+  board_grants: (m) => Array.isArray(m.grants) && m.grants.every(isObject),
 };
 
 /**

@@ -135,6 +135,12 @@ export function reduce(state: RoomState, message: ServerMessage): RoomState {
       return { ...state, bye: message.reason };
     case "invite_answered": // for the teacher
     case "pong":
+    // The whiteboard keeps its own state (`ui/src/board`).
+    case "board_op":
+    case "board_ops":
+    case "board_refused":
+    case "board_ephemeral":
+    case "board_grants":
       return state;
   }
 }
