@@ -184,6 +184,8 @@ mod tests {
         paint(&mut a, 0, 0);
         paint(&mut b, 1, 33_333);
         let differing = a.y().iter().zip(b.y()).filter(|(x, y)| x != y).count();
-        assert!(differing > 640 * 360 / 20, "{differing}");
+        // Bars moving 4 px change ≈ 8 edges × 4 px × 340 rows ≈ 11 000 pixels; the counter
+        // and the barcode alone change under 2 000.
+        assert!(differing > 640 * 360 / 40, "{differing}");
     }
 }
