@@ -61,6 +61,16 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A port whose successor is free too.
+fn free_pair() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
 fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
@@ -93,8 +103,9 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
         ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
         ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
     ];
-    // Its own ports: the self-check's WebDriver tests use 4444/4445 at the same time.
-    let driver = Driver::start(4454, &env).unwrap();
+    // Ports of its own (tauri-driver and WebKitWebDriver on the next one): other
+    // WebDriver tests run at the same time.
+    let driver = Driver::start(free_pair(), &env).unwrap();
     let s = driver.session(&app()).unwrap();
     let nav = s
         .wait_for("[data-testid=nav-class]", Duration::from_secs(30))
