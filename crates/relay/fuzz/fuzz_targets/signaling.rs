@@ -160,6 +160,11 @@ impl Class {
                         serde_json::to_string(&Envelope::new(msg)).expect("messages serialize");
                     }
                 }
+                RoomOutput::SendText { conn, text } => {
+                    // Board broadcasts, serialized once per room: still JSON for an open peer.
+                    assert!(self.open.contains(&conn), "sent to {conn:?}, not open");
+                    assert!(text.starts_with('{'), "not a JSON object: {text}");
+                }
                 RoomOutput::Close { conn } => {
                     assert!(self.open.remove(&conn), "closed {conn:?}, not open");
                     closed.push(conn);
