@@ -17,11 +17,9 @@
 //! `cargo bench -p lectern-e2e --bench publish -- [720|360] [seconds]` prints one JSON
 //! line; `cargo xtask bench` runs 720 and 360 and writes the table.
 
-use lectern_e2e::bot::Role as BotRole;
-use lectern_e2e::class::{publish, synthetic_capture};
-use lectern_e2e::decode::{self, percentile};
+use lectern_e2e::class::{Teacher, decoding_viewer};
+use lectern_e2e::decode::percentile;
 use lectern_e2e::relay::{Bots, start_loopback, token, wait_until};
-use lectern_media::MediaClock;
 use lectern_proto::{PublishState, Role, VideoMode};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -90,34 +88,16 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         let relay = start_loopback().await;
-        let clock = MediaClock::start();
-        let capture = synthetic_capture(mode, clock);
-        let live = publish(
-            &capture,
+        let teacher = Teacher::start(
             format!("http://{}/whip/bench", relay.http_addr()),
             token(&relay, "bench", "teacher", Role::Teacher),
-            clock,
+            mode,
         );
-        let mut status = live.publisher().status();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(15),
-            status.wait_for(|s| s.state == PublishState::Live),
-        )
-        .await;
+        teacher
+            .wait_for(PublishState::Live, Duration::from_secs(15))
+            .await;
         let mut bots = Bots::new();
-        let viewer = bots.spawn(
-            &relay,
-            "bench",
-            token(&relay, "bench", "viewer", Role::Observer),
-            BotRole::Subscribe {
-                peer: None,
-                pli_every: None,
-                light: false,
-            },
-        );
-        let (tap, probe) = decode::start(clock);
-        *viewer.video_tap.lock().expect("tap") = Some(tap);
-        *viewer.keyframe_probe.lock().expect("probe") = Some(probe.clone());
+        let (_, probe) = decoding_viewer(&mut bots, &relay, "bench", "viewer", teacher.clock);
         wait_until("first decoded frames", Duration::from_secs(20), || {
             probe.count() > 30
         })
@@ -130,14 +110,14 @@ fn main() {
         while started.elapsed() < Duration::from_secs(seconds) {
             tokio::time::sleep(Duration::from_millis(97)).await;
             encode_samples.push(Duration::from_micros(u64::from(
-                live.video.encode_us.load(Relaxed),
+                teacher.live.video.encode_us.load(Relaxed),
             )));
         }
         let wall = started.elapsed().as_secs_f64();
         let cpu_after = thread_cpu();
         let frames: Vec<_> = probe.snapshot().into_iter().skip(skip).collect();
-        let stats = live.publisher().stats().borrow().clone();
-        live.stop().await;
+        let stats = teacher.live.publisher().stats().borrow().clone();
+        teacher.live.stop().await;
         bots.stop().await;
         relay.shutdown().await;
 

@@ -146,8 +146,7 @@ fn decode_loop(rx: Receiver<(Instant, rtc::rtp::Packet)>, clock: MediaClock, pro
         // Decode every complete frame at the head of the buffer.
         while let Some(from) = next {
             let mut end = None;
-            let mut expect = from;
-            for (&s, (_, p)) in reorder.buffer.range(from..) {
+            for (expect, (&s, (_, p))) in (from..).zip(reorder.buffer.range(from..)) {
                 if s != expect {
                     break;
                 }
@@ -155,7 +154,6 @@ fn decode_loop(rx: Receiver<(Instant, rtc::rtp::Packet)>, clock: MediaClock, pro
                     end = Some(s);
                     break;
                 }
-                expect += 1;
             }
             let Some(end) = end else {
                 // Incomplete: wait for repairs, unless the head has waited too long.

@@ -3,13 +3,11 @@
 //! decodes with a reorder buffer (waits for retransmissions, gives a frame up after
 //! 400 ms and asks for a keyframe), so what it measures is what a student would see.
 
-use crate::bot::Role as BotRole;
-use crate::class::{publish, synthetic_capture};
-use crate::decode::{self, Decoded};
+use crate::class::{Teacher, decoding_viewer};
+use crate::decode::Decoded;
 use crate::impair::{Impairment, UdpProxy};
 use crate::relay::{Bots, start_loopback, token, wait_until};
 use crate::shim::WhipShim;
-use lectern_media::MediaClock;
 use lectern_proto::{PublishState, PublishStats, Role, VideoMode};
 use std::time::Duration;
 
@@ -71,41 +69,19 @@ pub async fn run(
     let shim = WhipShim::start(relay.http_addr(), relay.media_addr(), proxy.addr())
         .await
         .expect("shim starts");
-    let clock = MediaClock::start();
-    let capture = synthetic_capture(VideoMode::HD_30, clock);
-    let live = publish(
-        &capture,
+    let dialing = std::time::Instant::now();
+    let teacher = Teacher::start(
         format!("{}/whip/bad", shim.base()),
         token(&relay, "bad", "teacher", Role::Teacher),
-        clock,
+        VideoMode::HD_30,
     );
-    let mut status = live.publisher().status();
-    let dialing = std::time::Instant::now();
-    tokio::time::timeout(
-        Duration::from_secs(90),
-        status.wait_for(|s| s.state == PublishState::Live),
-    )
-    .await
-    .expect("live within 90 s")
-    .expect("status open");
+    teacher
+        .wait_for(PublishState::Live, Duration::from_secs(90))
+        .await;
     let connect = dialing.elapsed();
+    let clock = teacher.clock;
     let mut bots = Bots::new();
-    let viewer = bots.spawn(
-        &relay,
-        "bad",
-        token(&relay, "bad", "viewer", Role::Observer),
-        BotRole::Subscribe {
-            peer: None,
-            pli_every: None,
-            light: false,
-        },
-    );
-    let (tap, probe) = decode::start(clock);
-    *viewer.video_tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
-    *viewer
-        .keyframe_probe
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(probe.clone());
+    let (_, probe) = decoding_viewer(&mut bots, &relay, "bad", "viewer", clock);
     wait_until("a first decoded frame", Duration::from_secs(30), || {
         probe.count() > 0
     })
@@ -119,7 +95,7 @@ pub async fn run(
         .into_iter()
         .filter(|f| f.decoded >= from && f.decoded <= to)
         .collect();
-    let stats = live.publisher().stats().borrow().clone();
+    let stats = teacher.live.publisher().stats().borrow().clone();
     let (up_lost, up_forwarded) = (
         proxy.up.lost.load(std::sync::atomic::Ordering::Relaxed),
         proxy
@@ -128,7 +104,7 @@ pub async fn run(
             .load(std::sync::atomic::Ordering::Relaxed),
     );
     probe.stop();
-    live.stop().await;
+    teacher.live.stop().await;
     bots.stop().await;
     relay.shutdown().await;
     drop(shim);
