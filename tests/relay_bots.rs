@@ -143,6 +143,7 @@ async fn tokens_are_checked_on_every_endpoint() {
         role: Role::Student,
         grants: Role::Student.default_grants(),
         exp: lectern_relay::unix_now() - 1,
+        invite: false,
     });
     let forged = lectern_relay::TokenSigner::new("another relay").issue(
         RoomId::new("math").unwrap(),
@@ -158,6 +159,7 @@ async fn tokens_are_checked_on_every_endpoint() {
         role: Role::Observer,
         grants: Grants::default(),
         exp: lectern_relay::unix_now() + 60,
+        invite: false,
     });
     for (path, tok, status, code) in [
         ("/whip/math", None, 401, "unauthorized"),

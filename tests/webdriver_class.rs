@@ -148,6 +148,7 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
     let student = chrome.chromium(&[]).unwrap();
     student.script_timeout(Duration::from_secs(30)).unwrap();
     student.navigate(&join_url).unwrap();
+    join_as(&student, "Li Hua");
     let play = student
         .wait_for("[data-testid=student-start]", Duration::from_secs(20))
         .unwrap();
@@ -184,9 +185,24 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
     assert!(num(&later, "audioEnergy") > 0.0, "no audio energy: {later}");
     student.screenshot(&artifact("class-student.png")).unwrap();
 
-    // The roster shows the student; the teacher ends the class; the student sees it.
-    s.wait_for("[data-testid=roster] li", Duration::from_secs(10))
+    // A classmate opens the same link: two people in the room, neither replacing the other.
+    let classmate = chrome.chromium(&[]).unwrap();
+    classmate.navigate(&join_url).unwrap();
+    join_as(&classmate, "Wang Fang");
+    let roster = poll("both students in the roster", Duration::from_secs(15), || {
+        let names = s.script(ROSTER_TEXT).ok()?.to_string();
+        (names.contains("Li Hua") && names.contains("Wang Fang")).then_some(names)
+    });
+    let first_state = student
+        .attribute(
+            &student.wait_for("[data-testid=student-status]", Duration::from_secs(5))
+                .unwrap(),
+            "data-state",
+        )
         .unwrap();
+    assert_eq!(first_state.as_deref(), Some("live"), "roster {roster}");
+
+    // The teacher ends the class; the student sees it.
     let stop = s
         .wait_for("[data-testid=stop-class]", Duration::from_secs(5))
         .unwrap();
@@ -200,4 +216,29 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
         )
         .unwrap();
     eprintln!("class figures: send {rate} kbit/s, student {later}");
+}
+
+/// The teacher's roster, as text.
+const ROSTER_TEXT: &str =
+    "return Array.from(document.querySelectorAll('[data-testid=roster] li')).map(li => li.textContent)";
+
+/// Answers the class link's "What's your name?" and joins.
+fn join_as(page: &Session, name: &str) {
+    let field = page
+        .wait_for("[data-testid=join-name]", Duration::from_secs(20))
+        .unwrap();
+    // A name this browser used before is filled in; start from an empty field.
+    page.script(
+        "const f = document.querySelector('[data-testid=join-name]'); \
+         f.value = ''; f.dispatchEvent(new Event('input'))",
+    )
+    .unwrap();
+    page.send_keys(&field, name).unwrap();
+    let submit = page
+        .wait_for(
+            "[data-testid=join-submit]:not([disabled])",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    page.click(&submit).unwrap();
 }

@@ -20,6 +20,7 @@ pub struct ClassAccess {
     pub local: String,
     pub public: String,
     pub teacher_token: String,
+    /// The class link students share; each exchanges it for a token of their own.
     pub student_token: String,
 }
 
@@ -131,10 +132,8 @@ impl EmbeddedRelay {
                 lectern_proto::Role::Teacher,
                 ttl,
             ),
-            student_token: relay.signer().issue(
+            student_token: relay.signer().issue_invite(
                 room.clone(),
-                peer("guest")?,
-                "",
                 lectern_proto::Role::Student,
                 ttl,
             ),

@@ -34,4 +34,4 @@ pub use selfcheck::{
 };
 pub use settings::{Language, Settings};
 pub use signal::*;
-pub use token::{Grants, MAX_NAME_CHARS, Role, TokenClaims};
+pub use token::{Grants, JoinRequest, JoinResponse, MAX_NAME_CHARS, Role, TokenClaims};

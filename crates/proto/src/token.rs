@@ -92,6 +92,31 @@ pub struct TokenClaims {
     pub grants: Grants,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: u64,
+    /// A class link shared by many students rather than one person's token. It opens
+    /// nothing but `POST /join/{room}`, which exchanges it for a personal token with its
+    /// own `sub`, so students sharing one link do not replace each other.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invite: bool,
+}
+
+/// `POST /join/{room}` body: who is joining with a class link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The name the student typed; trimmed, 1–64 characters, no control characters.
+    pub name: String,
+}
+
+/// `POST /join/{room}` answer: the student's own token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// A personal token: the invite's room, role, grants and expiry, a fresh `sub`.
+    pub token: String,
+    /// The new token's subject.
+    pub peer: PeerId,
+    /// The name as the relay stored it.
+    pub name: String,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: u64,
 }
 
 /// Longest display name, in characters.

@@ -4,7 +4,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
-use lectern_proto::{ErrorCode, Grants, MAX_NAME_CHARS, PeerId, Role, RoomId, TokenClaims};
+use lectern_proto::{
+    ErrorCode, Grants, JoinResponse, MAX_NAME_CHARS, PeerId, Role, RoomId, TokenClaims,
+};
 use sha2::Sha256;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +34,12 @@ pub enum AuthError {
     /// The token lacks what this request needs.
     #[error("the token does not allow this: {0}")]
     Forbidden(&'static str),
+    /// A class link was presented where a personal token is needed.
+    #[error("this is a class link: join with POST /join/{{room}} for a token of your own first")]
+    Invite,
+    /// `POST /join` was given a personal token rather than a class link.
+    #[error("this token already names one person; only a class link can join")]
+    NotInvite,
 }
 
 impl AuthError {
@@ -41,7 +49,7 @@ impl AuthError {
             Self::Missing | Self::Invalid => ErrorCode::Unauthorized,
             Self::Expired => ErrorCode::TokenExpired,
             Self::WrongRoom(_) => ErrorCode::WrongRoom,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::Invite | Self::NotInvite => ErrorCode::Forbidden,
         }
     }
 }
@@ -112,6 +120,7 @@ impl TokenSigner {
             role,
             grants: role.default_grants(),
             exp: unix_now().saturating_add(ttl.as_secs()),
+            invite: false,
         })
     }
 
@@ -145,14 +154,96 @@ impl TokenSigner {
         Ok(claims)
     }
 
-    /// Checks a token for one room and returns what it allows there.
+    /// Issues a class link for `room`: it only opens `POST /join/{room}`, where each
+    /// student exchanges it for a token of their own with `role`'s default grants.
+    pub fn issue_invite(&self, room: RoomId, role: Role, ttl: Duration) -> String {
+        self.sign(&TokenClaims {
+            room,
+            sub: PeerId::new("invite").expect("a valid id"),
+            name: String::new(),
+            role,
+            grants: role.default_grants(),
+            exp: unix_now().saturating_add(ttl.as_secs()),
+            invite: true,
+        })
+    }
+
+    /// Checks a personal token for one room and returns what it allows there. Class
+    /// links are refused: they must be exchanged first ([`TokenSigner::join`]).
     pub fn access(&self, token: &str, room: &RoomId, now: u64) -> Result<Access, AuthError> {
+        let access = self.page_access(token, room, now)?;
+        if access.claims.invite {
+            return Err(AuthError::Invite);
+        }
+        Ok(access)
+    }
+
+    /// Checks a personal token or a class link for one room: what may open the student
+    /// page, which itself asks for a name and joins when given a link.
+    pub fn page_access(&self, token: &str, room: &RoomId, now: u64) -> Result<Access, AuthError> {
         let claims = self.verify(token, now)?;
         if &claims.room != room {
             return Err(AuthError::WrongRoom(claims.room));
         }
         Ok(Access { claims })
     }
+
+    /// Exchanges a class link for a personal token under a fresh id, keeping the link's
+    /// room, role, grants and expiry. `name` is already checked ([`check_name`]).
+    pub fn join(
+        &self,
+        invite: &str,
+        room: &RoomId,
+        name: &str,
+        now: u64,
+    ) -> Result<JoinResponse, AuthError> {
+        let link = self.page_access(invite, room, now)?.claims;
+        if !link.invite {
+            return Err(AuthError::NotInvite);
+        }
+        let mut id = [0u8; 6];
+        rand::fill(&mut id[..]);
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let peer = PeerId::new(format!("s-{hex}")).expect("a valid id");
+        let claims = TokenClaims {
+            sub: peer.clone(),
+            name: name.to_string(),
+            invite: false,
+            ..link
+        };
+        Ok(JoinResponse {
+            token: self.sign(&claims),
+            peer,
+            name: claims.name,
+            exp: claims.exp,
+        })
+    }
+}
+
+/// Why a name given to `POST /join` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("enter a name so the teacher knows who you are")]
+    Empty,
+    #[error("the name is longer than {MAX_NAME_CHARS} characters")]
+    TooLong,
+    #[error("the name contains control characters")]
+    Control,
+}
+
+/// Trims and checks a display name a student typed.
+pub fn check_name(name: &str) -> Result<String, NameError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(NameError::TooLong);
+    }
+    if name.chars().any(char::is_control) {
+        return Err(NameError::Control);
+    }
+    Ok(name.to_string())
 }
 
 /// A checked token for the room it was presented in.
@@ -200,6 +291,7 @@ mod tests {
             role,
             grants: role.default_grants(),
             exp,
+            invite: false,
         }
     }
 
@@ -230,6 +322,55 @@ mod tests {
         let other = TokenSigner::new(b"x".repeat(32));
         assert_eq!(other.verify(&token, 1000), Err(AuthError::Invalid));
         assert_eq!(AuthError::Expired.code(), ErrorCode::TokenExpired);
+    }
+
+    #[test]
+    fn a_class_link_opens_nothing_but_join_and_each_join_is_a_new_person() {
+        let signer = TokenSigner::new(b"k".repeat(32));
+        let math = RoomId::new("math").unwrap();
+        let link = signer.issue_invite(math.clone(), Role::Student, Duration::from_secs(600));
+        let now = unix_now();
+        assert_eq!(
+            signer.access(&link, &math, now).unwrap_err(),
+            AuthError::Invite
+        );
+        assert!(signer.page_access(&link, &math, now).is_ok());
+        assert_eq!(
+            signer.join(&link, &RoomId::new("art").unwrap(), "Ann", now),
+            Err(AuthError::WrongRoom(math.clone()))
+        );
+        let ann = signer.join(&link, &math, "Ann", now).unwrap();
+        let bob = signer.join(&link, &math, "Bob", now).unwrap();
+        assert_ne!(ann.peer, bob.peer, "two students sharing a link stay two");
+        let access = signer.access(&ann.token, &math, now).unwrap();
+        assert_eq!(access.peer(), &ann.peer);
+        assert_eq!(access.claims().name, "Ann");
+        assert_eq!(access.role(), Role::Student);
+        assert_eq!(access.grants(), Role::Student.default_grants());
+        assert!(!access.claims().invite);
+        let link_exp = signer.verify(&link, now).unwrap().exp;
+        assert_eq!(
+            ann.exp, link_exp,
+            "a joined token lives no longer than its link"
+        );
+        // A personal token cannot mint more people, and an expired link joins nobody.
+        assert_eq!(
+            signer.join(&ann.token, &math, "Eve", now),
+            Err(AuthError::NotInvite)
+        );
+        assert_eq!(
+            signer.join(&link, &math, "Late", link_exp),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(check_name("  李华 ").unwrap(), "李华");
+        assert_eq!(check_name(" \t "), Err(NameError::Empty));
+        assert_eq!(check_name(&"名".repeat(65)), Err(NameError::TooLong));
+        assert_eq!(check_name(&"名".repeat(64)).unwrap().chars().count(), 64);
+        assert_eq!(check_name("Ann\u{7}"), Err(NameError::Control));
     }
 
     #[test]

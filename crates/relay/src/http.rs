@@ -1,7 +1,7 @@
 //! The HTTP surface (see `docs/protocol.md`): WHIP, WHEP, signaling upgrade, the
 //! student page, health and metrics.
 
-use crate::auth::{Access, AuthError, TokenSigner, unix_now};
+use crate::auth::{Access, AuthError, TokenSigner, check_name, unix_now};
 use crate::hub::{HubCommand, WsOut};
 use crate::metrics::Metrics;
 use crate::room::{ConnId, MAX_MESSAGE_BYTES};
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lectern_proto::{ApiError, ErrorCode, PeerId, Role, RoomId};
+use lectern_proto::{ApiError, ErrorCode, JoinRequest, PeerId, Role, RoomId};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -90,6 +90,7 @@ pub(crate) fn router(state: AppState) -> Router {
             axum::routing::patch(session_patch).delete(session_delete),
         )
         .route("/whep/{room}", post(whep_post))
+        .route("/join/{room}", post(join_post))
         .route(
             "/whep/{room}/{session}",
             axum::routing::patch(session_patch).delete(session_delete),
@@ -259,6 +260,37 @@ async fn whip_post(
     let req = session_request(&access, room.clone(), offer);
     let answer = ask(&state.engine, |reply| Command::Publish { req, reply }).await?;
     Ok(created("whip", &room, answer))
+}
+
+/// Longest `POST /join` body: a name of 64 characters fits many times over.
+const MAX_JOIN_BYTES: usize = 1024;
+
+/// `POST /join/{room}`: a class link (as the bearer token) and a name in, a personal
+/// token out. Stateless: the relay remembers nothing until that token connects.
+async fn join_post(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    // The link first, so a stranger learns nothing from the body checks.
+    state
+        .signer
+        .page_access(bearer(&headers), &room, unix_now())?;
+    if body.len() > MAX_JOIN_BYTES {
+        return Err(HttpError(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("the join request is over {MAX_JOIN_BYTES} bytes"),
+        )));
+    }
+    let req: JoinRequest = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("the body must be JSON {{\"name\": \"…\"}}: {e}")))?;
+    let name = check_name(&req.name).map_err(|e| invalid(e.to_string()))?;
+    let joined = state
+        .signer
+        .join(bearer(&headers), &room, &name, unix_now())?;
+    Ok((StatusCode::CREATED, axum::Json(joined)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -463,7 +495,7 @@ async fn student_page(
     // status says it too, for anything that is not a browser.
     let status = match RoomId::new(&room) {
         Err(_) => StatusCode::BAD_REQUEST,
-        Ok(room) => match state.signer.access(&q.token, &room, unix_now()) {
+        Ok(room) => match state.signer.page_access(&q.token, &room, unix_now()) {
             Ok(_) => StatusCode::OK,
             Err(_) => StatusCode::UNAUTHORIZED,
         },

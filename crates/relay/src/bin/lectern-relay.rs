@@ -31,11 +31,16 @@ enum Cmd {
         room: String,
         #[arg(long, default_value = "student")]
         role: Role,
-        #[arg(long)]
-        name: String,
+        /// Display name (not with --invite).
+        #[arg(long, required_unless_present = "invite", conflicts_with = "invite")]
+        name: Option<String>,
         /// The bearer's id in the room (default: derived from the name).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "invite")]
         id: Option<String>,
+        /// A class link for many people: each exchanges it at `POST /join/{room}` for
+        /// a token with their own id and the name they type.
+        #[arg(long)]
+        invite: bool,
         /// Lifetime, like 90s, 45m, 2h, 1d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: Duration,
@@ -98,6 +103,7 @@ fn main() -> anyhow::Result<()> {
             role,
             name,
             id,
+            invite,
             ttl,
         } => {
             anyhow::ensure!(
@@ -105,8 +111,13 @@ fn main() -> anyhow::Result<()> {
                 "set `secret` in the config file or LECTERN_RELAY_SECRET: a token must be signed with the relay's secret"
             );
             let room = RoomId::new(room).context("--room")?;
-            let id = PeerId::new(id.unwrap_or_else(|| id_from_name(&name))).context("--id")?;
             let signer = TokenSigner::new(config.secret.as_bytes());
+            if invite {
+                println!("{}", signer.issue_invite(room, role, ttl));
+                return Ok(());
+            }
+            let name = name.unwrap_or_default();
+            let id = PeerId::new(id.unwrap_or_else(|| id_from_name(&name))).context("--id")?;
             println!("{}", signer.issue(room, id, &name, role, ttl));
             Ok(())
         }

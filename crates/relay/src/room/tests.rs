@@ -16,6 +16,7 @@ fn claims(room: &str, sub: &str, role: Role) -> TokenClaims {
         role,
         grants: role.default_grants(),
         exp: u64::MAX,
+        invite: false,
     }
 }
 
