@@ -106,7 +106,9 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
 
   /** Applies and sends a toolbar action; false when the board refused it. */
   function act(action: BoardAction): boolean {
-    const refused = session.value?.act(action) ?? "page_not_found";
+    const s = session.value;
+    if (!s) return false;
+    const refused = s.act(action);
     flush();
     return refused === null;
   }
