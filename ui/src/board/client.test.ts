@@ -170,6 +170,20 @@ describe("ClientBoard", () => {
     expect(a.board().page("t:1")!.shapes.map((s) => s.id)).toEqual(["a:1", "a:2"]);
   });
 
+  it("does not reuse a number the relay used in its name", () => {
+    // The teacher takes the pen back mid-stroke: the relay ends the stroke as `a` with
+    // a's next number. a must draw on with the number after it, not be refused as stale.
+    const relay = new FakeRelay();
+    const a = new ClientBoard("a");
+    a.receive(relay.submit({ author: "t", client_seq: 1, action: { type: "add_page" } }) as BoardOp);
+    const begin = a.local({ type: "begin_stroke", page: "t:1", style: STYLE, smooth: true, points: [{ x: 1, y: 1, pressure: 1 }] });
+    a.receive(relay.submit(begin) as BoardOp);
+    a.receive(relay.submit({ author: "a", client_seq: 2, action: { type: "end_stroke", page: "t:1", stroke: "a:1" } }) as BoardOp);
+    const next = a.local({ type: "add_shape", page: "t:1", style: STYLE, shape: { type: "line", from: { x: 0, y: 0 }, to: { x: 5, y: 5 } } });
+    expect(next.client_seq).toBe(3);
+    expect(relay.submit(next)).not.toBeInstanceOf(BoardError);
+  });
+
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`converges with the relay over a random interleaving (seed ${seed})`, () => {
       simulate(seed, 2 + (seed % 3), 1500);

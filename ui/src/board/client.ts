@@ -99,6 +99,10 @@ export class ClientBoard {
     this.confirmedSeqN = seq;
 
     if (op.author === this.me) {
+      // The relay may write an op in our name (it ends our open strokes when we lose the
+      // pen or the connection) with a number we have not used yet: never reuse it, or
+      // every later local op would be refused as stale.
+      this.nextClientSeq = Math.max(this.nextClientSeq, op.client_seq + 1);
       // The relay orders one sender's ops as sent, so ours that are older than this one
       // and still pending were refused.
       let dropped = false;

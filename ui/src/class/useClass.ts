@@ -1,6 +1,6 @@
 // The class the console runs: starting and stopping it through the app, the publish
 // link's state and figures from its channel, and the room (roster, hands, chat, stage)
-// through the same signaling client the student page uses.
+// through the same signaling client the student page uses, and the whiteboard on it.
 
 import { onUnmounted, ref, shallowRef } from "vue";
 import { Channel } from "@tauri-apps/api/core";
@@ -12,6 +12,7 @@ import {
   type PublishStats,
   type PublishStatus,
 } from "../bindings";
+import { useBoard } from "../board/useBoard";
 import { inTauri } from "../lib/env";
 import { toApiError } from "../lib/errors";
 import { initialRoomState, reduce, type RoomState } from "../student/room";
@@ -36,6 +37,10 @@ export function useClass() {
   const error = ref<ApiError | null>(null);
   const busy = ref(false);
   let signaling: Signaling | null = null;
+  const board = useBoard(
+    (m) => signaling?.send(m) ?? false,
+    (peer) => room.value.roster.find((p) => p.id === peer)?.name ?? peer,
+  );
 
   function channel(): Channel<ClassEvent> {
     const c = new Channel<ClassEvent>();
@@ -53,11 +58,19 @@ export function useClass() {
     info.value = started;
     room.value = initialRoomState;
     signaling?.stop();
+    board.reset();
     signaling = new Signaling(
       { url: started.ws_url },
       {
-        message: (m) => (room.value = reduce(room.value, m)),
-        status: (s) => (signalingStatus.value = s),
+        message: (m) => {
+          if (board.receive(m)) return;
+          room.value = reduce(room.value, m);
+          if (m.type === "welcome") board.welcomed(m.you.id, m.you.role === "teacher");
+        },
+        status: (s) => {
+          signalingStatus.value = s;
+          if (s !== "open") board.connectionLost();
+        },
         fatal: (e) => (error.value = toApiError(e)),
       },
     );
@@ -101,6 +114,7 @@ export function useClass() {
       info.value = null;
       status.value = null;
       room.value = initialRoomState;
+      board.reset();
     } catch (e) {
       error.value = toApiError(e);
     } finally {
@@ -126,6 +140,7 @@ export function useClass() {
     stats,
     history,
     room,
+    board,
     signalingStatus,
     error,
     busy,

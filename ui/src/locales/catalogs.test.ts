@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createI18n } from "vue-i18n";
+import { SWATCHES } from "../board/palette";
+import { refusalKey } from "../board/session";
+import { TOOLS } from "../board/tools";
 import { FINDING_CODES, FINDING_PARAMS } from "../lib/findings";
 import { EXPLAINED_CODES } from "../student/errors";
 import en from "./en.json";
@@ -52,6 +55,12 @@ const REQUIRED = [
   ...[...EXPLAINED_CODES, "generic", "title"].map((c) => `student.error.${c}`),
   ...["no_token", "connecting", "waiting", "live", "reconnecting", "error", "replaced"].map(
     (s) => `student.status.${s}`,
+  ),
+  // The whiteboard: every tool and colour, and the sentence for every refusal it explains.
+  ...TOOLS.map((k) => `board.tool.${k}`),
+  ...SWATCHES.map((s) => `board.colours.${s.name}`),
+  ...["forbidden", "rate_limited", "too_many_pages", "shape_not_found", "unsupported_version", "x"].flatMap(
+    (code) => [refusalKey(code, true), refusalKey(code, false)],
   ),
 ];
 

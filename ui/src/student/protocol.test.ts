@@ -10,6 +10,7 @@ import {
   parseApiError,
   parseServerMessage,
   PROTOCOL_VERSION,
+  RELAY_WRITTEN_TYPES,
   SERVER_MESSAGE_TYPES,
 } from "./protocol";
 
@@ -38,6 +39,13 @@ describe("the hand-written protocol matches crates/proto", () => {
   it("has every message type in both directions", () => {
     expect([...SERVER_MESSAGE_TYPES].sort()).toEqual(variants(signal, "ServerMessage").sort());
     expect([...CLIENT_MESSAGE_TYPES].sort()).toEqual(variants(signal, "ClientMessage").sort());
+  });
+
+  it("reads the messages the relay writes outside its enum, and says so in signal.rs", () => {
+    for (const type of RELAY_WRITTEN_TYPES) {
+      expect(SERVER_MESSAGE_TYPES).not.toContain(type);
+      expect(signal).toContain(`"type": "${type}"`);
+    }
   });
 
   it("has every error code", () => {
@@ -84,6 +92,17 @@ describe("parseServerMessage", () => {
     expect(parseServerMessage('{"v":1,"type":"left"}')).toBeNull();
     expect(parseServerMessage('{"v":1,"type":"participant","participant":{"id":"a","name":"A"}}')).toBeNull();
     expect(parseServerMessage('{"v":1,"type":"stage","peers":["a",3]}')).toBeNull();
+  });
+
+  it("reads a board snapshot and pen grants as the relay writes them", () => {
+    const snapshot =
+      '{"v":1,"type":"board_snapshot","epoch":1767000000000,"snapshot":{"version":1,"seq":1,' +
+      '"board":{"pages":[{"id":"relay:1","shapes":[]}],"current":"relay:1","clocks":{"relay":1},"history":{}}}}';
+    expect(parseServerMessage(snapshot)).toMatchObject({ type: "board_snapshot", epoch: 1767000000000 });
+    expect(parseServerMessage('{"v":1,"type":"board_snapshot","snapshot":{}}')).toBeNull();
+    const grants = '{"v":1,"type":"board_grants","grants":[{"peer":"s1","scope":{"type":"board"}}]}';
+    expect(parseServerMessage(grants)).toMatchObject({ grants: [{ peer: "s1", scope: { type: "board" } }] });
+    expect(parseServerMessage('{"v":1,"type":"board_grants","grants":[{"peer":"s1"}]}')).toBeNull();
   });
 
   it("fills the fields it can default", () => {

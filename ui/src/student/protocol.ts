@@ -4,7 +4,7 @@
 // and has no generated bindings. `protocol.test.ts` reads the Rust source and fails when
 // the two lists of message types or error codes drift apart.
 
-import type { BoardEphemeral, BoardOp } from "../board/types";
+import type { BoardEphemeral, BoardOp, PageId, SnapshotJson } from "../board/types";
 
 /** The signaling protocol version this page speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -90,6 +90,14 @@ export interface ApiError {
   message: string;
 }
 
+/** The pen a student holds: on every page, present and future, or on these pages. */
+export type GrantScope = { type: "board" } | { type: "pages"; pages: PageId[] };
+
+export interface PenGrant {
+  peer: PeerId;
+  scope: GrantScope;
+}
+
 /** What a participant sends. */
 export type ClientMessage =
   | { type: "raise_hand"; raised: boolean }
@@ -104,7 +112,7 @@ export type ClientMessage =
   | { type: "board_sync"; since?: number; epoch?: number }
   | { type: "board_op"; op: BoardOp }
   | { type: "board_ephemeral"; e: BoardEphemeral }
-  | { type: "board_grant"; peer: PeerId; scope?: unknown };
+  | { type: "board_grant"; peer: PeerId; scope?: GrantScope | null };
 
 /** What the relay sends. */
 export type ServerMessage =
@@ -133,7 +141,9 @@ export type ServerMessage =
   | { type: "board_ops"; ops: BoardOp[] }
   | { type: "board_refused"; client_seq: number; code: string; message: string }
   | { type: "board_ephemeral"; peer: PeerId; e: BoardEphemeral }
-  | { type: "board_grants"; grants: { peer: PeerId; scope: unknown }[] };
+  | { type: "board_grants"; grants: PenGrant[] }
+  // Not a `ServerMessage` variant in Rust: the relay writes it itself (signal.rs says why).
+  | { type: "board_snapshot"; epoch: number; snapshot: SnapshotJson };
 
 export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
   "raise_hand",
@@ -171,6 +181,9 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessage["type"][] = [
   "board_grants",
 ];
 
+/** Messages the relay writes outside its `ServerMessage` enum; the page reads them too. */
+export const RELAY_WRITTEN_TYPES: readonly ServerMessage["type"][] = ["board_snapshot"];
+
 /** One frame for the WebSocket: `{"v":1,"type":...,...}`. */
 export function encodeClientMessage(message: ClientMessage): string {
   return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
@@ -207,6 +220,12 @@ function isPublisher(x: unknown): x is Publisher {
   );
 }
 
+function isPenGrant(x: unknown): x is PenGrant {
+  if (!isObject(x) || !isString(x.peer) || !isObject(x.scope)) return false;
+  // A scope of a kind this page does not know is kept; the board treats it as no pen.
+  return isString(x.scope.type);
+}
+
 const listOf =
   <T>(guard: (x: unknown) => x is T) =>
   (x: unknown): x is T[] =>
@@ -238,7 +257,8 @@ const SHAPES: Record<ServerMessage["type"], (m: Json) => boolean> = {
   board_ops: (m) => Array.isArray(m.ops) && m.ops.every(isObject),
   board_refused: (m) => isNumber(m.client_seq) && isString(m.code),
   board_ephemeral: (m) => isString(m.peer) && isObject(m.e),
-  board_grants: (m) => Array.isArray(m.grants) && m.grants.every(isObject),
+  board_grants: (m) => Array.isArray(m.grants) && m.grants.every(isPenGrant),
+  board_snapshot: (m) => isNumber(m.epoch) && isObject(m.snapshot) && isObject(m.snapshot.board),
 };
 
 /**

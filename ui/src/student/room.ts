@@ -141,6 +141,7 @@ export function reduce(state: RoomState, message: ServerMessage): RoomState {
     case "board_refused":
     case "board_ephemeral":
     case "board_grants":
+    case "board_snapshot":
       return state;
   }
 }

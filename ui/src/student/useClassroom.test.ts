@@ -163,7 +163,7 @@ describe("useClassroom", () => {
     expect(classroom.room.value.invitedBy).toBe("t-1");
     classroom.answerInvite(false);
     expect(classroom.room.value.invitedBy).toBeNull();
-    expect(socket().sent.map((m) => JSON.stringify(m))).toEqual([
+    expect(socket().sent.filter((m) => !m.type.startsWith("board_")).map((m) => JSON.stringify(m))).toEqual([
       '{"v":1,"type":"raise_hand","raised":true}',
       '{"v":1,"type":"chat","text":"hello"}',
       '{"v":1,"type":"answer_invite","accept":false}',
@@ -193,4 +193,111 @@ describe("useClassroom", () => {
       state: "waiting",
     });
   });
+
+  it("shows the board read-only, and lets the student draw only while holding the pen", () => {
+    const { classroom, socket } = open();
+    const { board } = classroom;
+    socket().open();
+    socket().receive(welcome());
+    expect(socket().sent).toEqual([{ v: 1, type: "board_sync" }]);
+    socket().receive({ type: "board_grants", grants: [] });
+    socket().receive(boardSnapshot(1));
+    expect(board.client.value).not.toBeNull();
+    expect(board.canDraw.value).toBe(false);
+    expect(board.hasPen.value).toBe(false);
+
+    socket().receive({ type: "board_grants", grants: [{ peer: "s-ana", scope: { type: "board" } }] });
+    expect(board.canDraw.value).toBe(true);
+    expect(board.hasPen.value).toBe(true);
+    const op = board.client.value!.local(line);
+    board.sent(op);
+    expect(socket().sent.at(-1)).toEqual({ v: 1, type: "board_op", op });
+
+    // Taken back: the next op the relay refuses, and the student is told why.
+    socket().receive({ type: "board_grants", grants: [] });
+    expect(board.canDraw.value).toBe(false);
+    expect(board.hasPen.value).toBe(false);
+    socket().receive({ type: "board_refused", client_seq: op.client_seq, code: "forbidden", message: "no pen" });
+    expect(board.notice.value).toEqual({ key: "board.refused.no_pen", code: "forbidden" });
+    expect(board.client.value!.board().page("relay:1")!.shapes).toEqual([]);
+  });
+
+  it("follows the teacher's page", () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome());
+    socket().receive(boardSnapshot(1));
+    expect(classroom.board.currentPage.value).toBe("relay:1");
+    socket().receive({ type: "board_op", op: { author: "t-1", client_seq: 1, server_seq: 2, action: { type: "add_page" } } });
+    socket().receive({
+      type: "board_op",
+      op: { author: "t-1", client_seq: 2, server_seq: 3, action: { type: "set_current_page", page: "t-1:1" } },
+    });
+    expect(classroom.board.currentPage.value).toBe("t-1:1");
+    expect(classroom.board.pageIndex.value).toBe(1);
+  });
+
+  it("catches up after a reconnect and sends what was drawn meanwhile", async () => {
+    vi.useFakeTimers();
+    try {
+      const { classroom, socket } = open();
+      const { board } = classroom;
+      socket().open();
+      socket().receive(welcome());
+      socket().receive({ type: "board_grants", grants: [{ peer: "s-ana", scope: { type: "board" } }] });
+      socket().receive(boardSnapshot(1));
+      const first = socket();
+      first.readyState = 3;
+      first.onclose?.();
+      expect(board.state.value).toBe("offline");
+      const op = board.client.value!.local(line);
+      board.sent(op);
+      expect(first.sent.filter((m) => m.type === "board_op")).toEqual([]);
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(socket()).not.toBe(first);
+      socket().open();
+      socket().receive(welcome());
+      expect(socket().sent).toEqual([{ v: 1, type: "board_sync", since: 1, epoch: 7 }]);
+      socket().receive({ type: "board_grants", grants: [{ peer: "s-ana", scope: { type: "board" } }] });
+      socket().receive({ type: "board_ops", ops: [] });
+      expect(socket().sent.at(-1)).toEqual({ v: 1, type: "board_op", op });
+      expect(board.state.value).toBe("live");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("gives observers no board", () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive({ ...welcome(), you: { ...ana, role: "observer" }, roster: [{ ...ana, role: "observer" }] });
+    expect(socket().sent).toEqual([]);
+    expect(classroom.board.client.value).toBeNull();
+  });
 });
+
+const line = {
+  type: "add_shape",
+  page: "relay:1",
+  style: { color: "#2563eb", width: 4, opacity: 1, highlighter: false },
+  shape: { type: "line", from: { x: 0, y: 0 }, to: { x: 10, y: 10 } },
+} as const;
+
+/** The board as a relay first makes it: one page by `relay`. */
+function boardSnapshot(seq: number) {
+  return {
+    type: "board_snapshot",
+    epoch: 7,
+    snapshot: {
+      version: 1,
+      seq,
+      board: {
+        pages: [{ id: "relay:1", shapes: [] }],
+        current: "relay:1",
+        clocks: { relay: 1 },
+        history: { relay: { undo: [[{ type: "page_added", page: "relay:1" }]], redo: [] } },
+      },
+    },
+  };
+}

@@ -1,6 +1,7 @@
 // Wires signaling, playback and the page together: the one place with side effects.
 
 import { computed, onScopeDispose, ref, shallowRef, watch } from "vue";
+import { useBoard } from "../board/useBoard";
 import { pageUrl, signalingProbeUrl, signalingUrl, whepUrl, type JoinLink, type Origin } from "./link";
 import { Player, type PlaybackStats } from "./player";
 import { chatLength, MAX_CHAT_CHARS, type ApiError, type ServerMessage } from "./protocol";
@@ -41,11 +42,21 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     noticeTimer = setTimeout(() => (notice.value = null), NOTICE_MS);
   }
 
+  // The whiteboard rides on the same socket; observers' tokens have no board.
+  const board = useBoard(
+    (m) => signaling?.send(m) ?? false,
+    (peer) => room.value.roster.find((p) => p.id === peer)?.name ?? peer,
+  );
+
   function received(message: ServerMessage): void {
+    if (board.receive(message)) return;
     const before = room.value;
     room.value = reduce(before, message);
     if (message.type === "participant" && message.participant.id === before.you) handPending.value = null;
-    if (message.type === "welcome") handPending.value = null;
+    if (message.type === "welcome") {
+      handPending.value = null;
+      if (message.you.role !== "observer") board.welcomed(message.you.id, message.you.role === "teacher");
+    }
     if (message.type === "error") {
       handPending.value = null;
       // Before the welcome, Signaling decides whether the link itself was refused.
@@ -67,7 +78,10 @@ export function useClassroom(link: JoinLink, origin: Origin) {
       },
       {
         message: received,
-        status: (s) => (signalingStatus.value = s),
+        status: (s) => {
+          signalingStatus.value = s;
+          if (s !== "open") board.connectionLost();
+        },
         fatal: (e) => (linkError.value = e),
       },
     );
@@ -204,6 +218,7 @@ export function useClassroom(link: JoinLink, origin: Origin) {
   return {
     linkOk,
     room,
+    board,
     state,
     you,
     teacher,

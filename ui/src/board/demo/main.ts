@@ -2,19 +2,12 @@
 // joined through an in-memory relay with delay. For development and for the render bench
 // (`window.lecternBoardBench()`), not shipped to users.
 import { createApp } from "vue";
-import { createI18n } from "vue-i18n";
+import { applyLanguage, browserLanguage, i18n } from "../../i18n";
 import { benchRender } from "../bench";
-import { boardMessages } from "../messages";
 import BoardDemo from "./BoardDemo.vue";
 import "../../styles/base.css";
 
-const zh = navigator.language.toLowerCase().startsWith("zh");
-const i18n = createI18n({
-  legacy: false,
-  locale: zh ? "zh-CN" : "en",
-  fallbackLocale: "en",
-  messages: { en: { ...boardMessages.en }, "zh-CN": { ...boardMessages["zh-CN"] } },
-});
+applyLanguage(browserLanguage());
 
 (window as unknown as { lecternBoardBench: typeof benchRender }).lecternBoardBench = benchRender;
 createApp(BoardDemo).use(i18n).mount("#app");

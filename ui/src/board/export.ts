@@ -1,0 +1,56 @@
+// Saving one page as a picture: SVG from `exportSvg`, PNG drawn at the page's own size
+// (1600 × 900) with the same `drawShape` the canvas uses.
+//
+// The file is handed to the browser as a download (`<a download>` on a blob URL). Browsers
+// and WebView2 (Windows) save it; the macOS and Linux webviews of Tauri may ignore it —
+// the app has no save-dialog command yet (see README).
+
+import { drawShape, type Ctx2D, type Resolvers } from "./render";
+import { exportSvg } from "./svg";
+import { PAGE_HEIGHT, PAGE_WIDTH, type Page } from "./types";
+
+/** A file name for page `index` (0-based) of `room`: `math-7a-page-2.png`. */
+export function exportFileName(room: string, index: number, ext: "png" | "svg"): string {
+  const safe = room.replace(/[^A-Za-z0-9_.-]/g, "_") || "board";
+  return `${safe}-page-${index + 1}.${ext}`;
+}
+
+export function pageSvgBlob(page: Page): Blob {
+  return new Blob([exportSvg(page)], { type: "image/svg+xml" });
+}
+
+/** Paints `page` on white into `ctx`, which is PAGE_WIDTH × PAGE_HEIGHT at `scale`. */
+export function paintPage(ctx: Ctx2D, page: Page, scale = 1, resolvers: Resolvers = {}): void {
+  ctx.save();
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  ctx.fillStyle = "#ffffff";
+  ctx.fillRect(0, 0, PAGE_WIDTH, PAGE_HEIGHT);
+  for (const s of page.shapes) drawShape(ctx, s, resolvers);
+  ctx.restore();
+}
+
+export async function pagePngBlob(page: Page, scale = 1, resolvers: Resolvers = {}): Promise<Blob> {
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(PAGE_WIDTH * scale);
+  canvas.height = Math.round(PAGE_HEIGHT * scale);
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("no 2D canvas");
+  paintPage(ctx, page, scale, resolvers);
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the canvas gave no PNG"))), "image/png"),
+  );
+}
+
+/** Offers `blob` as a download named `name`. */
+export function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.rel = "noopener";
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The click starts the download asynchronously; keep the URL alive a while.
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
