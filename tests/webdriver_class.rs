@@ -189,13 +189,18 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
     let classmate = chrome.chromium(&[]).unwrap();
     classmate.navigate(&join_url).unwrap();
     join_as(&classmate, "Wang Fang");
-    let roster = poll("both students in the roster", Duration::from_secs(15), || {
-        let names = s.script(ROSTER_TEXT).ok()?.to_string();
-        (names.contains("Li Hua") && names.contains("Wang Fang")).then_some(names)
-    });
+    let roster = poll(
+        "both students in the roster",
+        Duration::from_secs(15),
+        || {
+            let names = s.script(ROSTER_TEXT).ok()?.to_string();
+            (names.contains("Li Hua") && names.contains("Wang Fang")).then_some(names)
+        },
+    );
     let first_state = student
         .attribute(
-            &student.wait_for("[data-testid=student-status]", Duration::from_secs(5))
+            &student
+                .wait_for("[data-testid=student-status]", Duration::from_secs(5))
                 .unwrap(),
             "data-state",
         )
@@ -219,8 +224,7 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
 }
 
 /// The teacher's roster, as text.
-const ROSTER_TEXT: &str =
-    "return Array.from(document.querySelectorAll('[data-testid=roster] li')).map(li => li.textContent)";
+const ROSTER_TEXT: &str = "return Array.from(document.querySelectorAll('[data-testid=roster] li')).map(li => li.textContent)";
 
 /// Answers the class link's "What's your name?" and joins.
 fn join_as(page: &Session, name: &str) {

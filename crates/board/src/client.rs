@@ -93,6 +93,10 @@ impl ClientBoard {
         self.confirmed_seq = seq;
 
         if op.author == self.me {
+            // The relay may write an op in our name (it lifts our pen when the pen is taken
+            // back or the connection drops) with a number we have not used yet: never reuse
+            // it, or every later local op would be refused as a repeat.
+            self.next_client_seq = self.next_client_seq.max(op.client_seq.saturating_add(1));
             // The relay orders one sender's ops as sent, so ours that are older than this
             // one and still pending were refused.
             let mut dropped = false;

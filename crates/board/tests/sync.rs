@@ -291,3 +291,34 @@ fn an_op_from_an_earlier_session_is_not_taken_for_ours() {
     assert_eq!(restarted.pending().count(), 0);
     assert_eq!(restarted.board(), server.board());
 }
+
+#[test]
+fn a_number_the_relay_used_in_our_name_is_never_reused() {
+    let (mut server, _, page) = room();
+    server.permissions_mut().grant(peer("s"), GrantScope::Board);
+    let mut student = ClientBoard::new(peer("s"), server.snapshot());
+    let (begin_op, _) = student.local(begin(&page)).unwrap();
+    let stroke = begin_op.id().shape_id();
+    let (ordered, _) = server.submit(&peer("s"), Role::Student, begin_op).unwrap();
+    let ordered = ordered.clone();
+    student.receive(&ordered).unwrap();
+    // The teacher takes the pen back mid-stroke: the relay lifts it in the student's name
+    // with the student's next number.
+    server.permissions_mut().revoke(&peer("s"));
+    let lift = BoardOp::new(
+        peer("s"),
+        server.board().last_client_seq(&peer("s")) + 1,
+        BoardAction::EndStroke {
+            page: page.clone(),
+            stroke,
+        },
+    );
+    let (lifted, _) = server.submit(&peer("s"), Role::Teacher, lift).unwrap();
+    let lifted = lifted.clone();
+    student.receive(&lifted).unwrap();
+    // Given the pen again, the student's next op goes through rather than as a repeat.
+    server.permissions_mut().grant(peer("s"), GrantScope::Board);
+    let (next, _) = student.local(begin(&page)).unwrap();
+    assert_eq!(next.client_seq, lifted.client_seq + 1);
+    assert!(server.submit(&peer("s"), Role::Student, next).is_ok());
+}
