@@ -1,14 +1,16 @@
 //! Headless Chromium as a real WebRTC peer on both sides of the relay: it publishes its
 //! fake camera and microphone through WHIP, a second page watches through WHEP, and the
 //! student page the relay serves plays the class, chats, and recovers when the teacher
-//! drops out and comes back.
+//! drops out and comes back, and when the relay itself restarts under a class (the
+//! console's publisher on synthetic devices, the student joined by the class link).
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; `cargo xtask test` installs them and
 //! runs these (`--run-ignored only -E 'test(/^chromium_/)'`).
 
 use anyhow::{Context, Result, bail};
-use lectern_e2e::webdriver::{Driver, Session};
-use lectern_proto::{PeerId, Role, RoomId};
+use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
+use lectern_e2e::class::Teacher;
+use lectern_proto::{PeerId, PublishState, Role, RoomId, VideoMode};
 use lectern_relay::{Relay, RelayConfig};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -89,10 +91,7 @@ window.pc.getStats().then((report) => {
 });
 "#;
 
-const STUDENT_STATS: &str = r#"
-const done = arguments[arguments.length - 1];
-window.__lecternStudent.stats().then(done, (e) => done({ error: String(e) }));
-"#;
+const SECRET: &str = "chromium-test-secret-chromium-test";
 
 struct Class {
     // Dropped last: the relay's tasks run on it.
@@ -110,6 +109,7 @@ impl Class {
         let relay = rt.block_on(Relay::start(RelayConfig {
             http: "127.0.0.1:0".parse()?,
             media: "127.0.0.1:0".parse()?,
+            secret: SECRET.into(),
             ..RelayConfig::default()
         }))?;
         let base = format!("http://{}", relay.http_addr());
@@ -131,6 +131,24 @@ impl Class {
     }
 }
 
+impl Class {
+    /// Stops the relay and, after `down`, starts it again on the same ports with the same
+    /// secret, as when its process restarts: every session and socket is gone.
+    fn restart(&mut self, down: Duration) -> Result<()> {
+        let old = self.relay.take().expect("running");
+        let (http, media) = (old.http_addr(), old.media_addr());
+        self.rt.block_on(old.shutdown());
+        std::thread::sleep(down);
+        self.relay = Some(self.rt.block_on(Relay::start(RelayConfig {
+            http,
+            media,
+            secret: SECRET.into(),
+            ..RelayConfig::default()
+        }))?);
+        Ok(())
+    }
+}
+
 impl Drop for Class {
     fn drop(&mut self) {
         if let Some(relay) = self.relay.take() {
@@ -139,23 +157,12 @@ impl Drop for Class {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn call(page: &Session, js: &str, token: &str) -> Result<Value> {
     let v = page.script_async(js, json!([token]))?;
     if let Some(e) = v.get("error") {
         bail!("page script failed: {e}");
     }
     Ok(v)
-}
-
-fn num(v: &Value, key: &str) -> f64 {
-    v[key].as_f64().unwrap_or(0.0)
 }
 
 /// Waits until `stats` shows frames decoded rising by at least `frames` and audio energy.
@@ -305,5 +312,82 @@ fn chromium_student_page_plays_the_class_chats_and_recovers_when_the_teacher_ret
         Duration::from_secs(25),
         stats,
     )?;
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver (cargo xtask test runs it)"]
+fn chromium_student_joins_by_the_class_link_and_plays_again_after_the_relay_restarts() -> Result<()>
+{
+    let mut class = Class::start()?;
+    let whip = format!("{}/whip/math", class.base);
+    // The console's own publisher on synthetic devices, as in a class.
+    let teacher = {
+        let _rt = class.rt.enter();
+        Teacher::start(
+            whip,
+            class.token("teacher", "Ms Wang", Role::Teacher),
+            VideoMode {
+                width: 640,
+                height: 360,
+                fps: 30,
+            },
+        )
+    };
+    class
+        .rt
+        .block_on(teacher.wait_for(PublishState::Live, Duration::from_secs(20)));
+
+    // The student opens the class link everyone got, types a name, and plays.
+    let link = class
+        .relay
+        .as_ref()
+        .expect("running")
+        .signer()
+        .issue_invite(RoomId::new("math")?, Role::Student, Duration::from_secs(600));
+    let driver = Driver::chromedriver(free_port())?;
+    let student = driver.chromium(&["--autoplay-policy=no-user-gesture-required"])?;
+    student.script_timeout(Duration::from_secs(30))?;
+    student.navigate(&format!("{}/room/math?token={link}", class.base))?;
+    student.join_class("Li Lei")?;
+    let start = student.wait_for("[data-testid=student-start]", Duration::from_secs(15))?;
+    student.click(&start)?;
+    student.wait_for(
+        "[data-testid=student-status][data-state=live]",
+        Duration::from_secs(20),
+    )?;
+    let stats = || {
+        student
+            .script_async(STUDENT_STATS, json!([]))
+            .context("student stats")
+    };
+    wait_playing("student page", 30.0, Duration::from_secs(20), stats)?;
+
+    // The relay process dies and comes back two seconds later.
+    class.restart(Duration::from_secs(2))?;
+    let back = class
+        .rt
+        .block_on(teacher.wait_for(PublishState::Live, Duration::from_secs(30)));
+    assert!(back.reconnects >= 1, "{back:?}");
+    // The page reconnects by itself (no reload, no click) under the same name, and plays.
+    student.wait_for(
+        "[data-testid=student-status][data-state=live]",
+        Duration::from_secs(40),
+    )?;
+    let playing = wait_playing(
+        "student page after the relay restarted",
+        30.0,
+        Duration::from_secs(30),
+        stats,
+    )?;
+    let names = student.script(
+        "return Array.from(document.querySelectorAll('[data-testid=roster-item]')).map(e => e.textContent).join('|')",
+    )?;
+    assert!(
+        names.as_str().is_some_and(|n| n.contains("Li Lei")),
+        "roster after the restart: {names}"
+    );
+    eprintln!("after the restart: {playing}");
+    class.rt.block_on(teacher.live.stop());
     Ok(())
 }

@@ -15,19 +15,13 @@
 use lectern_e2e::bot::{self, BotStats, Role as BotRole, Target};
 use lectern_proto::Role;
 use lectern_relay::Relay;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use lectern_e2e::script::Script;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use lectern_e2e::relay::{start_loopback as start_relay, token};
-
-/// Debian's `python3-gi` belongs to the system interpreter, whatever `python3` is first
-/// on the PATH (pyenv, a virtualenv).
-const PYTHON: &str = "/usr/bin/python3";
 
 /// Video as a browser sends it: constrained baseline, SPS and PPS in band before every
 /// IDR, and keyframes only when asked (a GOP of 100 s, like Chrome's), so every
@@ -45,7 +39,7 @@ const AUDIO: &str = "audiotestsrc is-live=true wave=sine ! audioconvert ! audior
     ! queue ! opusenc ! rtpopuspay pt=111 \
     ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111";
 
-/// The WHIP client, run as `python3 -c PUBLISHER URL TOKEN VIDEO AUDIO`. It logs to
+/// The WHIP client, run as `python3 -c PUBLISHER URL TOKEN VIDEO AUDIO` ([`Script`]). It logs to
 /// stderr, publishes until SIGTERM, then DELETEs its session; it dies with its parent.
 const PUBLISHER: &str = r#"
 import ctypes, signal, sys, time, urllib.error, urllib.parse, urllib.request
@@ -166,85 +160,6 @@ pipeline.set_state(Gst.State.NULL)
 sys.exit(state["code"])
 "#;
 
-/// The publisher process, in its own process group (a Ctrl-C in the terminal reaches
-/// the test, not it), killed on drop. Its stderr is kept and printed if the test fails.
-struct Publisher {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Publisher {
-    fn spawn(url: &str, token: &str) -> Self {
-        let mut child = Command::new(PYTHON)
-            .args(["-c", PUBLISHER, url, token, VIDEO, AUDIO])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Self { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Panics if the process has exited (its log follows, from `drop`).
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("the publisher exited ({status})");
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        // The whole group: whatever the interpreter may have started goes too.
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// SIGTERM, which makes it DELETE its session, then waits for it to exit.
-    async fn stop(mut self, timeout: Duration) {
-        self.signal("-TERM");
-        let started = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    assert!(status.success(), "the publisher failed ({status})");
-                    return;
-                }
-                Ok(None) if started.elapsed() < timeout => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                _ => panic!("the publisher did not stop in {timeout:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        self.signal("-KILL");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- publisher stderr ---\n{}--- end ---", self.log());
-        }
-    }
-}
-
 struct Bots {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -291,7 +206,7 @@ impl Bots {
 async fn wait_until(
     what: &str,
     timeout: Duration,
-    publisher: &mut Publisher,
+    publisher: &mut Script,
     mut f: impl FnMut() -> bool,
 ) -> Duration {
     let started = Instant::now();
@@ -309,7 +224,8 @@ async fn thirdparty_gstreamer_publishes_over_whip_to_two_subscribers() {
     let relay = start_relay().await;
     let metrics = relay.metrics().clone();
     let url = format!("http://{}/whip/math", relay.http_addr());
-    let mut publisher = Publisher::spawn(&url, &token(&relay, "math", "teacher", Role::Teacher));
+    let token = token(&relay, "math", "teacher", Role::Teacher);
+    let mut publisher = Script::python(PUBLISHER, &[&url, &token, VIDEO, AUDIO]);
 
     let connected = wait_until(
         "the publisher's media",

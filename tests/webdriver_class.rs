@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lectern_e2e::webdriver::{Driver, Session};
+use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
 use serde_json::{Value, json};
 
 fn app() -> String {
@@ -44,22 +44,6 @@ for (let bit = 0; bit < 64; bit++) {
 }
 return { seq, micros, width: w, height: h };
 "#;
-
-const STUDENT_STATS: &str = r#"
-const done = arguments[arguments.length - 1];
-window.__lecternStudent.stats().then(done, (e) => done({ error: String(e) }));
-"#;
-
-fn num(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A port whose successor is free too.
 fn free_pair() -> u16 {
@@ -148,7 +132,7 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
     let student = chrome.chromium(&[]).unwrap();
     student.script_timeout(Duration::from_secs(30)).unwrap();
     student.navigate(&join_url).unwrap();
-    join_as(&student, "Li Hua");
+    student.join_class("Li Hua").unwrap();
     let play = student
         .wait_for("[data-testid=student-start]", Duration::from_secs(20))
         .unwrap();
@@ -188,7 +172,7 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
     // A classmate opens the same link: two people in the room, neither replacing the other.
     let classmate = chrome.chromium(&[]).unwrap();
     classmate.navigate(&join_url).unwrap();
-    join_as(&classmate, "Wang Fang");
+    classmate.join_class("Wang Fang").unwrap();
     let roster = poll(
         "both students in the roster",
         Duration::from_secs(15),
@@ -225,24 +209,3 @@ fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera()
 
 /// The teacher's roster, as text.
 const ROSTER_TEXT: &str = "return Array.from(document.querySelectorAll('[data-testid=roster] li')).map(li => li.textContent)";
-
-/// Answers the class link's "What's your name?" and joins.
-fn join_as(page: &Session, name: &str) {
-    let field = page
-        .wait_for("[data-testid=join-name]", Duration::from_secs(20))
-        .unwrap();
-    // A name this browser used before is filled in; start from an empty field.
-    page.script(
-        "const f = document.querySelector('[data-testid=join-name]'); \
-         f.value = ''; f.dispatchEvent(new Event('input'))",
-    )
-    .unwrap();
-    page.send_keys(&field, name).unwrap();
-    let submit = page
-        .wait_for(
-            "[data-testid=join-submit]:not([disabled])",
-            Duration::from_secs(5),
-        )
-        .unwrap();
-    page.click(&submit).unwrap();
-}

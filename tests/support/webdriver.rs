@@ -138,6 +138,26 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// The student page's own figures (`window.__lecternStudent.stats()`): frames decoded,
+/// audio energy, and the rest; run with [`Session::script_async`].
+pub const STUDENT_STATS: &str = r#"
+const done = arguments[arguments.length - 1];
+window.__lecternStudent.stats().then(done, (e) => done({ error: String(e) }));
+"#;
+
+/// A TCP port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A number field of a JSON object, 0 when absent.
+pub fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
 impl Session {
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.url));
@@ -185,6 +205,22 @@ impl Session {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// On the student page opened with a class link: types `name` and joins.
+    pub fn join_class(&self, name: &str) -> Result<()> {
+        let field = self.wait_for("[data-testid=join-name]", Duration::from_secs(20))?;
+        // A name this browser used before is filled in; start from an empty field.
+        self.script(
+            "const f = document.querySelector('[data-testid=join-name]'); \
+             f.value = ''; f.dispatchEvent(new Event('input'))",
+        )?;
+        self.send_keys(&field, name)?;
+        let submit = self.wait_for(
+            "[data-testid=join-submit]:not([disabled])",
+            Duration::from_secs(5),
+        )?;
+        self.click(&submit)
     }
 
     /// Clicks an element.
