@@ -224,8 +224,8 @@ async fn thirdparty_gstreamer_publishes_over_whip_to_two_subscribers() {
     let relay = start_relay().await;
     let metrics = relay.metrics().clone();
     let url = format!("http://{}/whip/math", relay.http_addr());
-    let token = token(&relay, "math", "teacher", Role::Teacher);
-    let mut publisher = Script::python(PUBLISHER, &[&url, &token, VIDEO, AUDIO]);
+    let teacher = token(&relay, "math", "teacher", Role::Teacher);
+    let mut publisher = Script::python(PUBLISHER, &[&url, &teacher, VIDEO, AUDIO]);
 
     let connected = wait_until(
         "the publisher's media",
