@@ -55,6 +55,9 @@ export default defineConfig({
     target: ["es2021", "chrome105", "safari15"],
     outDir: "dist",
     emptyOutDir: true,
+    // pdf.js (about 500 kB) is its own chunk, loaded only when a board shows a document;
+    // its worker is copied as it is (`pdf.worker.min.mjs?url` in src/board/pdf.ts).
+    chunkSizeWarningLimit: 600,
     rollupOptions: {
       input: {
         index: page("./index.html"),
