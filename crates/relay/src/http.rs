@@ -639,6 +639,8 @@ fn embedded(path: &str) -> Option<Response> {
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("woff2") => "font/woff2",
+        // pdf.js's image decoders: streaming compilation needs this type.
+        Some("wasm") => "application/wasm",
         Some("json") => "application/json",
         _ => "application/octet-stream",
     };

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AssetError, assetUrl, fetchAsset, uploadAsset, uploadUrl, type UploadRequest } from "./assets";
 import { BackgroundLoader, densityStep, fitInPage, type BackgroundOptions } from "./backgrounds";
-import { pdfjsOpener, type PdfOpener } from "./pdf";
+import { paintPage } from "./export";
+import { pdfjsDataUrls, pdfjsOpener, type PdfOpener } from "./pdf";
 import { BoardRenderer, type Layer } from "./render";
 import { makePdf, stubContext } from "./testing";
 import { PAGE_HEIGHT, PAGE_WIDTH } from "./types";
@@ -11,8 +12,8 @@ import { PAGE_HEIGHT, PAGE_WIDTH } from "./types";
 let opener: PdfOpener;
 beforeAll(async () => {
   const lib = await import("pdfjs-dist/legacy/build/pdf.mjs");
-  const fonts = fileURLToPath(new URL("../../node_modules/pdfjs-dist/standard_fonts/", import.meta.url));
-  opener = pdfjsOpener(lib, { standardFontDataUrl: fonts });
+  const data = fileURLToPath(new URL("../../node_modules/pdfjs-dist/", import.meta.url));
+  opener = pdfjsOpener(lib, pdfjsDataUrls(data));
 });
 
 const nodeLayer = (w: number, h: number): Layer => {
@@ -106,6 +107,22 @@ describe("fitting and steps", () => {
     expect(h).toBe(900);
     expect(w).toBeCloseTo((595 * 900) / 842);
     expect(x + w / 2).toBeCloseTo(800);
+  });
+});
+
+describe("exporting a page", () => {
+  it("paints its background fitted, when it is at hand", () => {
+    const { ctx } = stubContext();
+    const drawn: number[][] = [];
+    (ctx as unknown as { drawImage: (...a: unknown[]) => void }).drawImage = (...a: unknown[]) =>
+      void drawn.push(a.slice(1) as number[]);
+    const page = { id: "p", shapes: [], background: { type: "image" as const, asset: "a" } };
+    paintPage(ctx, page, 2, { background: (_bg, px) => (expect(px).toBe(3200), { width: 800, height: 900 } as unknown as CanvasImageSource) });
+    expect(drawn).toEqual([[400, 0, 800, 900]]);
+    drawn.length = 0;
+    paintPage(ctx, page, 1, { background: () => null });
+    paintPage(ctx, page);
+    expect(drawn).toEqual([]);
   });
 });
 

@@ -4,9 +4,9 @@ import { effectScope } from "vue";
 import { AssetError, type UploadedAsset } from "./assets";
 import { DocumentTexts, IMPORT_BATCH, ImportError, extractText, importErrorKey, importPdf, type ImportDeps } from "./importPdf";
 import { Board, Snapshot } from "./model";
-import { PdfError, pdfjsOpener, type PdfOpener } from "./pdf";
+import { PdfError, pdfjsDataUrls, pdfjsOpener, type PdfOpener } from "./pdf";
 import type { BoardClientMessage } from "./session";
-import { makePdf } from "./testing";
+import { makeCjkPdf, makePdf } from "./testing";
 import { useBoard } from "./useBoard";
 
 // pdf.js itself, under Node (its legacy build, as the app uses), parsing PDFs written by
@@ -14,8 +14,8 @@ import { useBoard } from "./useBoard";
 let open: PdfOpener;
 beforeAll(async () => {
   const lib = await import("pdfjs-dist/legacy/build/pdf.mjs");
-  const fonts = fileURLToPath(new URL("../../node_modules/pdfjs-dist/standard_fonts/", import.meta.url));
-  open = pdfjsOpener(lib, { standardFontDataUrl: fonts });
+  const data = fileURLToPath(new URL("../../node_modules/pdfjs-dist/", import.meta.url));
+  open = pdfjsOpener(lib, pdfjsDataUrls(data));
 });
 
 let scopes: ReturnType<typeof effectScope>[] = [];
@@ -182,6 +182,12 @@ describe("extractText and DocumentTexts", () => {
     expect(texts.ofBackground({ type: "image", asset: ASSET })).toBeUndefined();
     expect(texts.ofBackground(undefined)).toBeUndefined();
     expect(JSON.parse(JSON.stringify(texts))).toEqual({ [ASSET]: text });
+  });
+
+  it("reads Chinese text set in a font the document does not embed (with pdf.js's CMaps)", async () => {
+    const doc = await open(makeCjkPdf("分数的加法"));
+    expect(await extractText(doc)).toEqual(["分数的加法"]);
+    await doc.close();
   });
 
   it("a useBoard keeps the texts until the class is reset", () => {

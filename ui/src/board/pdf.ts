@@ -47,14 +47,35 @@ export class PdfError extends Error {
 
 type Pdfjs = typeof import("pdfjs-dist/legacy/build/pdf.mjs");
 
-/** Wraps a loaded pdf.js module. `standardFontDataUrl` is where the fonts PDFs name but
- * do not embed are (browsers fall back to system fonts without it; Node needs it). */
-export function pdfjsOpener(lib: Pdfjs, extra: { standardFontDataUrl?: string } = {}): PdfOpener {
-  return async (data) => {
+/** Where pdf.js finds its data files (directory URLs, with the trailing slash). */
+export interface PdfjsData {
+  /** CMaps: CJK documents name them without embedding; without them their text is lost. */
+  cMapUrl?: string;
+  /** Fonts documents name but do not embed (browsers fall back to system fonts). */
+  standardFontDataUrl?: string;
+  iccUrl?: string;
+  /** WebAssembly image decoders (JPEG 2000, JBIG2), with a JavaScript fallback. */
+  wasmUrl?: string;
+}
+
+/** The data files' directory URLs under `base` (see `pdfjsData()` in vite.config.ts). */
+export function pdfjsDataUrls(base: string): PdfjsData {
+  return {
+    cMapUrl: `${base}cmaps/`,
+    standardFontDataUrl: `${base}standard_fonts/`,
+    iccUrl: `${base}iccs/`,
+    wasmUrl: `${base}wasm/`,
+  };
+}
+
+/** Wraps a loaded pdf.js module. */
+export function pdfjsOpener(lib: Pdfjs, data: PdfjsData = {}): PdfOpener {
+  return async (bytes) => {
     const task = lib.getDocument({
-      ...extra,
+      ...data,
+      cMapPacked: true,
       // pdf.js transfers the buffer to its worker: give it a copy.
-      data: data.slice(),
+      data: bytes.slice(),
       // Documents come from a class's teacher, but are still untrusted input.
       isEvalSupported: false,
       verbosity: lib.VerbosityLevel.ERRORS,
@@ -110,7 +131,7 @@ export function browserPdfOpener(): Promise<PdfOpener> {
       import("pdfjs-dist/legacy/build/pdf.worker.min.mjs?url"),
     ]);
     lib.GlobalWorkerOptions.workerSrc = worker.default;
-    return pdfjsOpener(lib);
+    return pdfjsOpener(lib, pdfjsDataUrls(__PDFJS_DATA__));
   })();
   return browser;
 }
