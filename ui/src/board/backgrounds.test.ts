@@ -4,10 +4,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AssetError, assetUrl, fetchAsset, uploadAsset, uploadUrl, type UploadRequest } from "./assets";
 import { BackgroundLoader, densityStep, fitInPage, type BackgroundOptions } from "./backgrounds";
 import { paintPage } from "./export";
+import { pageLook } from "./pageStrip";
 import { pdfjsDataUrls, pdfjsOpener, type PdfOpener } from "./pdf";
 import { BoardRenderer, type Layer } from "./render";
-import { makePdf, stubContext } from "./testing";
-import { PAGE_HEIGHT, PAGE_WIDTH } from "./types";
+import { STYLE, makePdf, stubContext } from "./testing";
+import { PAGE_HEIGHT, PAGE_WIDTH, type Background } from "./types";
 
 let opener: PdfOpener;
 beforeAll(async () => {
@@ -262,5 +263,86 @@ describe("assets over HTTP", () => {
     await expect(uploadAsset(access, file, "application/pdf", undefined, () => req)).rejects.toMatchObject({
       code: "unreachable",
     });
+  });
+});
+
+describe("thumbnails", () => {
+  it("have a cache of their own and never push out the page being shown", async () => {
+    const many = makePdf(Array.from({ length: 6 }, (_, i) => `p${i}`));
+    const { l, changed } = loader({ d: many }, { keep: 1 });
+    const shown = await settle(l, changed, { type: "document", doc: "d", page: 0 }, 1600);
+    for (let i = 0; i < 6; i++) {
+      const thumb = await settle(
+        { background: (bg: Background, px: number) => l.thumbnail(bg, px) } as unknown as BackgroundLoader,
+        changed,
+        { type: "document", doc: "d", page: i },
+        240,
+      );
+      expect(thumb.width * thumb.height).toBeLessThanOrEqual(320 * 180);
+    }
+    expect(l.background({ type: "document", doc: "d", page: 0 }, 1600)).toBe(shown);
+    l.dispose();
+  });
+
+  it("renders two pages at a time, however many are asked for", async () => {
+    const many = makePdf(Array.from({ length: 8 }, (_, i) => `p${i}`));
+    let running = 0;
+    let most = 0;
+    // pdf.js as it is, but counting the renders in flight.
+    const counting: PdfOpener = async (bytes) => {
+      const doc = await opener(bytes);
+      return {
+        ...doc,
+        pageCount: doc.pageCount,
+        page: async (i) => {
+          const p = await doc.page(i);
+          return {
+            ...p,
+            width: p.width,
+            height: p.height,
+            render: async (ctx, scale) => {
+              most = Math.max(most, ++running);
+              try {
+                await p.render(ctx, scale);
+              } finally {
+                running--;
+              }
+            },
+          };
+        },
+      };
+    };
+    const { l, changed, changes } = loader({ d: many }, { pdf: async () => counting });
+    l.background({ type: "document", doc: "d", page: 0 }, 800);
+    await changed(); // the document is open
+    for (let i = 0; i < 8; i++) l.background({ type: "document", doc: "d", page: i }, 800);
+    while (changes() < 9) await changed();
+    expect(most).toBe(2);
+    for (let i = 0; i < 8; i++) expect(l.background({ type: "document", doc: "d", page: i }, 800)).not.toBeNull();
+    l.dispose();
+  });
+
+  it("are painted again only when the page looks different", () => {
+    const page = { id: "p", shapes: [] as import("./types").Shape[] };
+    const empty = pageLook(page);
+    const stroke = {
+      id: "a:1",
+      author: "a",
+      style: STYLE,
+      kind: { type: "stroke" as const, points: [{ x: 1, y: 1, pressure: 0.5 }], smooth: true, finished: false },
+    };
+    page.shapes.push(stroke);
+    const drawing = pageLook(page);
+    expect(drawing).not.toBe(empty);
+    stroke.kind.points.push({ x: 2, y: 2, pressure: 0.5 });
+    const longer = pageLook(page);
+    expect(longer).not.toBe(drawing);
+    stroke.kind.finished = true;
+    expect(pageLook(page)).not.toBe(longer);
+    const finished = pageLook(page);
+    (stroke as { transform?: object }).transform = { dx: 5, dy: 0, scale: 1, rotation: 0 };
+    expect(pageLook(page)).not.toBe(finished);
+    expect(pageLook({ ...page, background: { type: "image", asset: "x" } })).not.toBe(pageLook(page));
+    expect(pageLook(page)).toBe(pageLook({ ...page }));
   });
 });

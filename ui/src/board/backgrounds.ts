@@ -9,7 +9,10 @@
 //   the renderer asks after a zoom), capped at `maxPixels`. Until the sharper bitmap is
 //   ready the renderer gets the one it has, drawn scaled.
 // - At most `keep` page bitmaps are held, least recently used dropped first: a long
-//   document costs a few bitmaps, not one per page.
+//   document costs a few bitmaps, not one per page. Thumbnails (`thumbnail`) have a cache
+//   of their own, so a strip of them never pushes out the page being shown.
+// - At most two pages render at once: importing or scrolling through a long document
+//   queues its pages instead of stalling the page with dozens of renders.
 
 import type { PdfDocument, PdfOpener } from "./pdf";
 import type { Layer } from "./render";
@@ -32,6 +35,19 @@ export interface BackgroundOptions {
   maxPixels?: number;
   /** Page bitmaps kept (default 8). */
   keep?: number;
+}
+
+/** Largest thumbnail bitmap, in pixels. */
+const THUMB_PIXELS = 320 * 180;
+/** Thumbnail bitmaps kept: a strip paints each once and keeps the picture itself. */
+const THUMB_KEEP = 24;
+/** Page renders running at once. */
+const RENDERS_AT_ONCE = 2;
+
+interface PageCache {
+  entries: Map<string, PageEntry>;
+  keep: number;
+  maxPixels: number;
 }
 
 interface Rendered {
@@ -64,15 +80,15 @@ export function densityStep(density: number): number {
 export class BackgroundLoader {
   private readonly docs = new Map<AssetRef, Loading<PdfDocument>>();
   private readonly images = new Map<AssetRef, Loading<CanvasImageSource>>();
-  private readonly pages = new Map<string, PageEntry>();
-  private readonly maxPixels: number;
-  private readonly keep: number;
+  private readonly pages: PageCache;
+  private readonly thumbs: PageCache = { entries: new Map(), keep: THUMB_KEEP, maxPixels: THUMB_PIXELS };
   private failedImage: CanvasImageSource | null = null;
   private disposed = false;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly opts: BackgroundOptions) {
-    this.maxPixels = opts.maxPixels ?? 3840 * 2160;
-    this.keep = opts.keep ?? 8;
+    this.pages = { entries: new Map(), keep: opts.keep ?? 8, maxPixels: opts.maxPixels ?? 3840 * 2160 };
   }
 
   /**
@@ -81,7 +97,14 @@ export class BackgroundLoader {
    */
   background(bg: Background, pixelWidth: number): CanvasImageSource | null {
     if (bg.type === "image") return this.image(bg.asset);
-    if (bg.type === "document") return this.documentPage(bg.doc, bg.page, pixelWidth / PAGE_WIDTH);
+    if (bg.type === "document") return this.documentPage(this.pages, bg.doc, bg.page, pixelWidth / PAGE_WIDTH);
+    return null;
+  }
+
+  /** Like `background`, for a small picture of the page (its own cache). */
+  thumbnail(bg: Background, pixelWidth: number): CanvasImageSource | null {
+    if (bg.type === "image") return this.image(bg.asset);
+    if (bg.type === "document") return this.documentPage(this.thumbs, bg.doc, bg.page, pixelWidth / PAGE_WIDTH);
     return null;
   }
 
@@ -91,7 +114,8 @@ export class BackgroundLoader {
     for (const d of this.docs.values()) if (d.state === "ready") void d.value.close().catch(() => {});
     this.docs.clear();
     this.images.clear();
-    this.pages.clear();
+    this.pages.entries.clear();
+    this.thumbs.entries.clear();
   }
 
   private image(asset: AssetRef): CanvasImageSource | null {
@@ -111,7 +135,7 @@ export class BackgroundLoader {
     return null;
   }
 
-  private documentPage(doc: AssetRef, index: number, density: number): CanvasImageSource | null {
+  private documentPage(cache: PageCache, doc: AssetRef, index: number, density: number): CanvasImageSource | null {
     const d = this.docs.get(doc);
     if (!d) {
       this.docs.set(doc, { state: "loading" });
@@ -128,20 +152,21 @@ export class BackgroundLoader {
     if (d.state === "failed" || index < 0 || index >= d.value.pageCount) return this.failed();
 
     const key = `${doc}#${index}`;
-    let entry = this.pages.get(key);
+    let entry = cache.entries.get(key);
     if (entry) {
       // Most recently used last.
-      this.pages.delete(key);
+      cache.entries.delete(key);
     } else {
       entry = { best: null, busy: false, failed: false };
     }
-    this.pages.set(key, entry);
-    this.evict();
+    cache.entries.set(key, entry);
+    while (cache.entries.size > cache.keep) cache.entries.delete(cache.entries.keys().next().value as string);
     if (entry.failed) return this.failed();
     const want = densityStep(density);
     if (!entry.busy && (!entry.best || entry.best.density < want)) {
       entry.busy = true;
-      void this.renderPage(d.value, index, want).then(
+      const document = d.value;
+      void this.inTurn(() => this.renderPage(document, index, want, cache.maxPixels)).then(
         (rendered) => {
           entry.busy = false;
           if (this.disposed) return;
@@ -161,13 +186,25 @@ export class BackgroundLoader {
     return entry.best?.image ?? null;
   }
 
-  private async renderPage(doc: PdfDocument, index: number, want: number): Promise<Rendered | null> {
+  /** Runs `f` when fewer than `RENDERS_AT_ONCE` renders are running. */
+  private async inTurn<T>(f: () => Promise<T>): Promise<T> {
+    if (this.running >= RENDERS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await f();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async renderPage(doc: PdfDocument, index: number, want: number, maxPixels: number): Promise<Rendered | null> {
     const page = await doc.page(index);
     const fit = fitInPage(page.width, page.height);
     let density = want;
     // Keep within the pixel budget.
     const area = fit.w * fit.h * density * density;
-    if (area > this.maxPixels) density *= Math.sqrt(this.maxPixels / area);
+    if (area > maxPixels) density *= Math.sqrt(maxPixels / area);
     const w = Math.max(1, Math.round(fit.w * density));
     const h = Math.max(1, Math.round(fit.h * density));
     const layer = this.opts.createLayer(w, h);
@@ -205,12 +242,6 @@ export class BackgroundLoader {
     this.opts.changed();
   }
 
-  private evict(): void {
-    while (this.pages.size > this.keep) {
-      const oldest = this.pages.keys().next().value as string;
-      this.pages.delete(oldest);
-    }
-  }
 }
 
 /** An image decoded the way browsers do it off the main thread. */

@@ -98,7 +98,9 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
 
   const state = tick(() => session.value?.state ?? "offline");
   const grants = tick(() => session.value?.grants ?? []);
-  const pages = tick((): readonly Page[] => client.value?.board().pages() ?? []);
+  // A copy: the board changes its page list in place, and a computed that returned the
+  // same array would not tell the panel that a page came or went.
+  const pages = tick((): readonly Page[] => [...(client.value?.board().pages() ?? [])]);
   const currentPage = tick(() => client.value?.board().currentPage());
   const pageIndex = tick(() => pages.value.findIndex((p) => p.id === currentPage.value));
   const canDraw = tick(() => session.value?.canDraw(currentPage.value) ?? false);
