@@ -26,6 +26,14 @@ pub struct RelayConfig {
     pub secret: String,
     /// Most WebRTC sessions at once.
     pub max_sessions: usize,
+    /// Largest board asset (a PDF or an image) one upload may be, in bytes.
+    pub max_asset_bytes: usize,
+    /// Most bytes of board assets one room may hold.
+    pub max_room_asset_bytes: usize,
+    /// Most bytes of board assets all rooms together may hold. Assets are kept in
+    /// memory (they live as long as their room, like the board), so this bounds what
+    /// uploads can cost the relay.
+    pub max_asset_total_bytes: usize,
 }
 
 impl Default for RelayConfig {
@@ -38,6 +46,9 @@ impl Default for RelayConfig {
             include_loopback: true,
             secret: String::new(),
             max_sessions: 4000,
+            max_asset_bytes: 50 << 20,
+            max_room_asset_bytes: 200 << 20,
+            max_asset_total_bytes: 1 << 30,
         }
     }
 }
@@ -68,6 +79,15 @@ pub enum ConfigError {
 }
 
 impl RelayConfig {
+    /// The board asset limits this configuration sets.
+    pub(crate) fn asset_limits(&self) -> crate::room::AssetLimits {
+        crate::room::AssetLimits {
+            file: self.max_asset_bytes,
+            room: self.max_room_asset_bytes,
+            total: self.max_asset_total_bytes,
+        }
+    }
+
     /// Reads `path` (if given), then applies environment overrides from `env`.
     pub fn load(
         path: Option<&Path>,
@@ -123,6 +143,15 @@ impl RelayConfig {
         }
         if let Some(v) = env("LECTERN_RELAY_MAX_SESSIONS") {
             self.max_sessions = parse("LECTERN_RELAY_MAX_SESSIONS", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MAX_ASSET_BYTES") {
+            self.max_asset_bytes = parse("LECTERN_RELAY_MAX_ASSET_BYTES", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MAX_ROOM_ASSET_BYTES") {
+            self.max_room_asset_bytes = parse("LECTERN_RELAY_MAX_ROOM_ASSET_BYTES", v)?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MAX_ASSET_TOTAL_BYTES") {
+            self.max_asset_total_bytes = parse("LECTERN_RELAY_MAX_ASSET_TOTAL_BYTES", v)?;
         }
         Ok(())
     }

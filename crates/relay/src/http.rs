@@ -1,10 +1,10 @@
-//! The HTTP surface (see `docs/protocol.md`): WHIP, WHEP, signaling upgrade, the
-//! student page, health and metrics.
+//! The HTTP surface (see `docs/protocol.md`): WHIP, WHEP, signaling upgrade, board
+//! assets, the student page, health and metrics.
 
 use crate::auth::{Access, AuthError, TokenSigner, check_name, unix_now};
 use crate::hub::{HubCommand, WsOut};
 use crate::metrics::Metrics;
-use crate::room::{ConnId, MAX_MESSAGE_BYTES};
+use crate::room::{Asset, AssetType, ConnId, MAX_MESSAGE_BYTES, asset_id, sniff};
 use crate::sfu::offer::MAX_SDP_BYTES;
 use crate::sfu::shell::Command;
 use crate::sfu::{SessionAnswer, SessionId, SessionRequest};
@@ -12,12 +12,12 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lectern_proto::{ApiError, ErrorCode, JoinRequest, PeerId, Role, RoomId};
+use lectern_proto::{ApiError, AssetRef, ErrorCode, JoinRequest, PeerId, Role, RoomId};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub hub: mpsc::Sender<HubCommand>,
     pub metrics: Arc<Metrics>,
     pub next_conn: Arc<AtomicU64>,
+    /// Largest board asset upload, in bytes.
+    pub max_asset_bytes: usize,
 }
 
 /// An error answered as `{code, message}` with the matching status.
@@ -97,8 +99,15 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_SDP_BYTES))
         .layer(middleware::from_fn(cors));
+    // Not under `/assets`: that is the student page's own JavaScript and CSS.
+    let board_assets = Router::new()
+        .route("/board-assets/{room}", post(board_asset_post))
+        .route("/board-assets/{room}/{asset}", get(board_asset_get))
+        .layer(DefaultBodyLimit::max(state.max_asset_bytes))
+        .layer(middleware::from_fn(asset_cors));
     Router::new()
         .merge(media)
+        .merge(board_assets)
         .route("/ws/{room}", get(ws_upgrade))
         .route("/room/{room}", get(student_page))
         .route("/healthz", get(healthz))
@@ -159,6 +168,34 @@ async fn cors(req: Request, next: Next) -> Response {
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("location, etag, link, accept-post"),
+    );
+    resp
+}
+
+/// Open CORS on board assets: the console (another origin) uploads with its teacher
+/// token, and any page of the room reads with a token of its own.
+async fn asset_cors(req: Request, next: Next) -> Response {
+    let mut resp = if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, if-none-match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag, content-length"),
     );
     resp
 }
@@ -450,6 +487,143 @@ async fn serve_ws(state: AppState, claims: lectern_proto::TokenClaims, mut socke
     let _ = state.hub.send(HubCommand::Disconnect { conn }).await;
 }
 
+async fn ask_hub<T>(
+    hub: &mpsc::Sender<HubCommand>,
+    make: impl FnOnce(oneshot::Sender<T>) -> HubCommand,
+) -> HttpResult<T> {
+    let stopped = || HttpError(ApiError::new(ErrorCode::Internal, "signaling stopped"));
+    let (reply, rx) = oneshot::channel();
+    hub.send(make(reply)).await.map_err(|_| stopped())?;
+    rx.await.map_err(|_| stopped())
+}
+
+/// `POST /board-assets/{room}`: the teacher uploads a PDF or an image for the board.
+/// The token is checked before the body is read, so a stranger cannot make the relay
+/// buffer a large file only to refuse it.
+async fn board_asset_post(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    req: Request,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    let access = access(&state, req.headers(), &room)?;
+    if access.role() != Role::Teacher || !access.grants().board {
+        return Err(HttpError::from(AuthError::Forbidden(
+            "only the teacher uploads board files",
+        )));
+    }
+    let too_large = || {
+        HttpError(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("files are at most {} bytes", state.max_asset_bytes),
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_asset_bytes as u64) {
+        return Err(too_large());
+    }
+    let claimed = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(AssetType::from_mime)
+        .ok_or_else(|| invalid("Content-Type must be application/pdf, image/png or image/jpeg"))?;
+    let body = Bytes::from_request(req, &state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                invalid(format!("the upload did not arrive whole: {rejection}"))
+            }
+        })?;
+    match sniff(&body) {
+        Some(kind) if kind == claimed => {}
+        Some(kind) => {
+            return Err(invalid(format!(
+                "the file is {}, not {}",
+                kind.mime(),
+                claimed.mime()
+            )));
+        }
+        None => return Err(invalid(format!("the file is not {}", claimed.mime()))),
+    }
+    // Hashing 50 MiB takes a while: not on a task the runtime expects back soon.
+    let asset = Asset {
+        kind: claimed,
+        data: body,
+    };
+    let (id, asset) = tokio::task::spawn_blocking(move || (asset_id(&asset.data), asset))
+        .await
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "hashing failed")))?;
+    let stored = ask_hub(&state.hub, |reply| HubCommand::PutAsset {
+        room,
+        id,
+        asset,
+        reply,
+    })
+    .await?
+    .map_err(HttpError)?;
+    let status = if stored.existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(stored)).into_response())
+}
+
+/// `GET /board-assets/{room}/{asset}`: any token of the room that may see the board,
+/// as `?token=` (for `<img src>`) or as a bearer.
+async fn board_asset_get(
+    State(state): State<AppState>,
+    Path((room, asset)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    let room = parse_room(&room)?;
+    let token = if q.token.is_empty() {
+        bearer(&headers)
+    } else {
+        q.token.as_str()
+    };
+    let access = state.signer.access(token, &room, unix_now())?;
+    if !access.grants().board {
+        return Err(HttpError::from(AuthError::Forbidden("board")));
+    }
+    let id = AssetRef::new(asset).map_err(|e| invalid(format!("asset: {e}")))?;
+    let etag = format!("\"{id}\"");
+    let found = ask_hub(&state.hub, |reply| HubCommand::GetAsset { room, id, reply })
+        .await?
+        .ok_or_else(|| HttpError(ApiError::new(ErrorCode::NotFound, "no such asset")))?;
+    let builder = Response::builder()
+        .header(header::ETAG, &etag)
+        // The name is the content's hash: it never changes. `private`, as the URL may
+        // carry a token.
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        )
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // Opened directly, the file runs nothing on the relay's origin.
+        .header(header::CONTENT_SECURITY_POLICY, "sandbox");
+    let revalidating = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let resp = if revalidating {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        builder
+            .header(header::CONTENT_TYPE, found.kind.mime())
+            .body(Body::from(found.data))
+    };
+    Ok(resp.expect("static headers are valid"))
+}
+
 #[derive(rust_embed::Embed)]
 #[folder = "../../ui/dist"]
 #[allow_missing = true]
@@ -459,11 +633,14 @@ fn embedded(path: &str) -> Option<Response> {
     let file = Ui::get(path)?;
     let mime = match path.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
+        // `.mjs`: pdf.js's worker, which browsers load as a module only with a JS type.
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("woff2") => "font/woff2",
+        // pdf.js's image decoders: streaming compilation needs this type.
+        Some("wasm") => "application/wasm",
         Some("json") => "application/json",
         _ => "application/octet-stream",
     };

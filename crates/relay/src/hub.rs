@@ -7,10 +7,10 @@
 //! back catches up with `board_sync`, so it loses nothing but time.
 
 use crate::metrics::Metrics;
-use crate::room::{ConnId, Now, RoomInput, RoomOutput, Rooms};
+use crate::room::{Asset, AssetLimits, ConnId, Now, RoomInput, RoomOutput, Rooms, Stored};
 use crate::sfu::EngineEvent;
 use crate::sfu::shell::Command;
-use lectern_proto::{Envelope, ErrorCode, TokenClaims};
+use lectern_proto::{ApiError, AssetRef, Envelope, ErrorCode, RoomId, TokenClaims};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -47,6 +47,19 @@ pub enum HubCommand {
         claims: TokenClaims,
         reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
+    /// Store a board asset, already checked and hashed (the hub's task does no hashing).
+    PutAsset {
+        room: RoomId,
+        id: AssetRef,
+        asset: Asset,
+        reply: oneshot::Sender<Result<Stored, ApiError>>,
+    },
+    /// Look a board asset up; the bytes are shared, not copied.
+    GetAsset {
+        room: RoomId,
+        id: AssetRef,
+        reply: oneshot::Sender<Option<Asset>>,
+    },
 }
 
 fn now() -> Now {
@@ -63,9 +76,10 @@ pub async fn run(
     mut commands: mpsc::Receiver<HubCommand>,
     engine: mpsc::Sender<Command>,
     metrics: Arc<Metrics>,
+    asset_limits: AssetLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut rooms = Rooms::new();
+    let mut rooms = Rooms::with_asset_limits(asset_limits);
     let mut conns: HashMap<ConnId, mpsc::Sender<WsOut>> = HashMap::new();
     loop {
         let deadline = rooms
@@ -100,6 +114,12 @@ pub async fn run(
                 HubCommand::MayPublish { claims, reply } => {
                     let _ = reply.send(rooms.may_publish(&claims.room, &claims));
                 }
+                HubCommand::PutAsset { room, id, asset, reply } => {
+                    let _ = reply.send(rooms.put_asset(&room, id, asset));
+                }
+                HubCommand::GetAsset { room, id, reply } => {
+                    let _ = reply.send(rooms.asset(&room, &id));
+                }
             },
             _ = tokio::time::sleep_until(deadline.into()) => {
                 rooms.handle_timeout(Instant::now());
@@ -107,6 +127,9 @@ pub async fn run(
         }
         deliver(&mut rooms, &mut conns, &engine, &metrics);
         metrics.rooms.store(rooms.room_count() as i64, Relaxed);
+        metrics
+            .board_asset_bytes
+            .store(rooms.asset_bytes() as i64, Relaxed);
         metrics
             .signaling_connections
             .store(rooms.connection_count() as i64, Relaxed);

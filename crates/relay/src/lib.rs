@@ -199,6 +199,7 @@ impl Relay {
                 hub_rx,
                 engine_tx.clone(),
                 metrics.clone(),
+                config.asset_limits(),
                 shutdown_rx.clone(),
             )),
         ];
@@ -208,6 +209,7 @@ impl Relay {
             hub: hub_tx,
             metrics: metrics.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
+            max_asset_bytes: config.max_asset_bytes,
         };
         let app = http::router(state);
         let mut stop = shutdown_rx;

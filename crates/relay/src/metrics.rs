@@ -26,6 +26,7 @@ pub struct Metrics {
     pub publishers: AtomicI64,
     pub subscribers: AtomicI64,
     pub signaling_connections: AtomicI64,
+    pub board_asset_bytes: AtomicI64,
     pub tracks: AtomicI64,
     pub rtp_in_packets: AtomicU64,
     pub rtp_in_bytes: AtomicU64,
@@ -95,6 +96,12 @@ impl Metrics {
                     self.signaling_connections.load(Relaxed),
                 ),
             ],
+        );
+        gauge(
+            &mut out,
+            "lectern_relay_board_asset_bytes",
+            "Bytes of board assets (PDFs, images) held in memory for open rooms.",
+            &[("", self.board_asset_bytes.load(Relaxed))],
         );
         gauge(
             &mut out,

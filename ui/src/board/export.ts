@@ -5,7 +5,8 @@
 // and WebView2 (Windows) save it; the macOS and Linux webviews of Tauri may ignore it —
 // the app has no save-dialog command yet (see README).
 
-import { drawShape, type Ctx2D, type Resolvers } from "./render";
+import { fitInPage } from "./backgrounds";
+import { drawShape, sourceSize, type Ctx2D, type Resolvers } from "./render";
 import { exportSvg } from "./svg";
 import { PAGE_HEIGHT, PAGE_WIDTH, type Page } from "./types";
 
@@ -19,12 +20,19 @@ export function pageSvgBlob(page: Page): Blob {
   return new Blob([exportSvg(page)], { type: "image/svg+xml" });
 }
 
-/** Paints `page` on white into `ctx`, which is PAGE_WIDTH × PAGE_HEIGHT at `scale`. */
+/** Paints `page` on white into `ctx`, which is PAGE_WIDTH × PAGE_HEIGHT at `scale`, with
+ * its background when `resolvers` has it at hand (one still loading is left out). */
 export function paintPage(ctx: Ctx2D, page: Page, scale = 1, resolvers: Resolvers = {}): void {
   ctx.save();
   ctx.setTransform(scale, 0, 0, scale, 0, 0);
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, PAGE_WIDTH, PAGE_HEIGHT);
+  const bg = page.background ? resolvers.background?.(page.background, PAGE_WIDTH * scale) : null;
+  if (bg) {
+    const [w, h] = sourceSize(bg);
+    const r = fitInPage(w, h);
+    ctx.drawImage(bg, r.x, r.y, r.w, r.h);
+  }
   for (const s of page.shapes) drawShape(ctx, s, resolvers);
   ctx.restore();
 }

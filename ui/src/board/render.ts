@@ -21,6 +21,7 @@ import {
   uniformPressure,
   type PathSink,
 } from "./geometry";
+import { fitInPage } from "./backgrounds";
 import { jsonEqual } from "./model";
 import { PAGE_HEIGHT, PAGE_WIDTH, type AssetRef, type Background, type Page, type PeerId, type Pos, type Shape } from "./types";
 
@@ -28,7 +29,12 @@ export { exportSvg } from "./svg";
 
 /** Loads pictures for the renderer; return null until loaded, then call `invalidate()`. */
 export interface Resolvers {
-  background?(bg: Background): CanvasImageSource | null;
+  /**
+   * The picture for a page background, wanted at `pixelWidth` device pixels across the
+   * page (documents render sharper as the view zooms in). Drawn fitted into the page,
+   * centred, keeping its proportions.
+   */
+  background?(bg: Background, pixelWidth: number): CanvasImageSource | null;
   image?(asset: AssetRef): CanvasImageSource | null;
 }
 
@@ -187,7 +193,8 @@ export function drawShape(ctx: Ctx2D, s: Shape, resolvers: Resolvers = {}): bool
   return complete;
 }
 
-function defaultLayer(w: number, h: number): Layer {
+/** An offscreen canvas (OffscreenCanvas where there is one, else a detached canvas). */
+export function defaultLayer(w: number, h: number): Layer {
   if (typeof OffscreenCanvas !== "undefined") {
     const canvas = new OffscreenCanvas(w, h);
     return { canvas, ctx: canvas.getContext("2d")! };
@@ -423,9 +430,12 @@ export class BoardRenderer {
     ctx.fillRect(0, 0, PAGE_WIDTH, PAGE_HEIGHT);
     this.layerIncomplete = false;
     if (page.background) {
-      const img = this.resolvers.background?.(page.background) ?? null;
-      if (img) ctx.drawImage(img, 0, 0, PAGE_WIDTH, PAGE_HEIGHT);
-      else this.layerIncomplete = true;
+      const img = this.resolvers.background?.(page.background, PAGE_WIDTH * this.view.scale * this.dpr) ?? null;
+      if (img) {
+        const [w, h] = sourceSize(img);
+        const r = fitInPage(w, h);
+        ctx.drawImage(img, r.x, r.y, r.w, r.h);
+      } else this.layerIncomplete = true;
     }
     this.layerShapes = [];
     this.layerPage = page.id;
@@ -491,6 +501,16 @@ export class BoardRenderer {
     ctx.restore();
     return again;
   }
+}
+
+/** A picture's own size in pixels (0×0 when it does not say). */
+export function sourceSize(img: CanvasImageSource): [number, number] {
+  if (typeof HTMLImageElement !== "undefined" && img instanceof HTMLImageElement) return [img.naturalWidth, img.naturalHeight];
+  if (typeof HTMLVideoElement !== "undefined" && img instanceof HTMLVideoElement) return [img.videoWidth, img.videoHeight];
+  const s = img as { width?: unknown; height?: unknown };
+  const w = typeof s.width === "number" ? s.width : 0;
+  const h = typeof s.height === "number" ? s.height : 0;
+  return [w, h];
 }
 
 function sameView(a: ViewTransform, b: ViewTransform): boolean {

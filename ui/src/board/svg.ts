@@ -119,7 +119,8 @@ export function exportSvg(page: Page, opts: SvgOptions = {}): string {
     `<rect x="0" y="0" width="${PAGE_WIDTH}" height="${PAGE_HEIGHT}" fill="#ffffff"/>`,
   ];
   const bg = page.background ? (opts.backgroundHref?.(page.background) ?? null) : null;
-  if (bg) out.push(`<image x="0" y="0" width="${PAGE_WIDTH}" height="${PAGE_HEIGHT}" preserveAspectRatio="none" href="${esc(bg)}"/>`);
+  // Fitted and centred, as the canvas draws it.
+  if (bg) out.push(`<image x="0" y="0" width="${PAGE_WIDTH}" height="${PAGE_HEIGHT}" preserveAspectRatio="xMidYMid meet" href="${esc(bg)}"/>`);
   // Isolate the group so highlighters multiply with the page, not with what hosts the SVG.
   out.push(`<g style="isolation:isolate">`);
   for (const s of page.shapes) out.push(shapeSvg(s, opts));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { effectScope } from "vue";
+import { computed, effectScope } from "vue";
 import { Board, Snapshot } from "./model";
 import type { BoardClientMessage } from "./session";
 import { exportFileName, paintPage } from "./export";
@@ -53,6 +53,18 @@ describe("useBoard", () => {
     expect(board.currentPage.value).toBe("relay:1");
     board.prevPage(); // already the first: nothing to send
     expect(sent).toHaveLength(3);
+  });
+
+  it("counts every page it adds, not only the first (the board grows its page list in place)", () => {
+    const { board } = teacherBoard();
+    const count = computed(() => board.pages.value.length);
+    expect(count.value).toBe(1);
+    board.addPage();
+    expect(count.value).toBe(2);
+    board.addPage();
+    board.addPage();
+    expect(count.value).toBe(4);
+    expect(board.pageIndex.value).toBe(3);
   });
 
   it("shows a refused toolbar action and sends nothing", () => {

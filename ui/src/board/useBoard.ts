@@ -6,8 +6,9 @@
 import { computed, markRaw, onScopeDispose, ref, shallowRef } from "vue";
 import type { GrantScope, PeerId, ServerMessage } from "../student/protocol";
 import type { ClientBoard } from "./client";
+import { DocumentTexts, type ImportTarget } from "./importPdf";
 import { BoardSession, refusalKey, type BoardClientMessage } from "./session";
-import type { BoardAction, BoardEphemeral, BoardOp, Page } from "./types";
+import type { Background, BoardAction, BoardEphemeral, BoardOp, Page, PageId } from "./types";
 
 /** How long a refusal stays on screen. */
 export const NOTICE_MS = 5000;
@@ -81,6 +82,7 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
 
   /** Forgets the board (the class ended). */
   function reset(): void {
+    texts.clear();
     unsubscribe?.();
     unsubscribe = null;
     session.value = null;
@@ -96,7 +98,9 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
 
   const state = tick(() => session.value?.state ?? "offline");
   const grants = tick(() => session.value?.grants ?? []);
-  const pages = tick((): readonly Page[] => client.value?.board().pages() ?? []);
+  // A copy: the board changes its page list in place, and a computed that returned the
+  // same array would not tell the panel that a page came or went.
+  const pages = tick((): readonly Page[] => [...(client.value?.board().pages() ?? [])]);
   const currentPage = tick(() => client.value?.board().currentPage());
   const pageIndex = tick(() => pages.value.findIndex((p) => p.id === currentPage.value));
   const canDraw = tick(() => session.value?.canDraw(currentPage.value) ?? false);
@@ -118,14 +122,38 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
     if (page && page.id !== currentPage.value) act({ type: "set_current_page", page: page.id });
   }
 
-  function addPage(): void {
+  /** Adds a page at `index` (the end when absent); the new page's id, or null. */
+  function addPageAt(index: number | undefined, background?: Background): PageId | null {
     const c = client.value;
-    if (!c) return;
-    if (!act({ type: "add_page", index: pageIndex.value + 1 })) return;
+    if (!c) return null;
+    const action: BoardAction = { type: "add_page" };
+    if (index !== undefined) action.index = index;
+    if (background) action.background = background;
+    if (!act(action)) return null;
     // The new page's id is ours: `me:<client_seq>` of the op just made.
     const made = c.pending().at(-1);
-    if (made) act({ type: "set_current_page", page: `${made.author}:${made.client_seq}` });
+    return made ? `${made.author}:${made.client_seq}` : null;
   }
+
+  function showPage(page: PageId): void {
+    if (page !== currentPage.value) act({ type: "set_current_page", page });
+  }
+
+  function addPage(): void {
+    const made = addPageAt(pageIndex.value + 1);
+    if (made) showPage(made);
+  }
+
+  /** Text of imported documents, kept for the class (see `DocumentTexts`). */
+  const texts = new DocumentTexts();
+
+  /** Where a document import puts its pages: after the current page. */
+  const importTarget: ImportTarget = {
+    pageCount: () => pages.value.length,
+    insertAt: () => pageIndex.value + 1,
+    addPage: (index, background) => addPageAt(index, background),
+    showPage,
+  };
 
   onScopeDispose(() => {
     unsubscribe?.();
@@ -175,6 +203,10 @@ export function useBoard(send: (message: BoardClientMessage) => boolean, nameOf:
     prevPage: () => goToPage(pageIndex.value - 1),
     nextPage: () => goToPage(pageIndex.value + 1),
     addPage,
+    addPageAt,
+    showPage,
+    texts,
+    importTarget,
     /** The teacher hands `peer` the pen (every page) or takes it back. */
     setPen(peer: PeerId, on: boolean): void {
       const scope: GrantScope | null = on ? { type: "board" } : null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createI18n } from "vue-i18n";
+import { IMPORT_ERROR_CODES, importErrorKey } from "../board/importPdf";
 import { SWATCHES } from "../board/palette";
 import { refusalKey } from "../board/session";
 import { TOOLS } from "../board/tools";
@@ -62,6 +63,9 @@ const REQUIRED = [
   ...["forbidden", "rate_limited", "too_many_pages", "shape_not_found", "unsupported_version", "x"].flatMap(
     (code) => [refusalKey(code, true), refusalKey(code, false)],
   ),
+  // Importing a document: every error it explains, and the fallback.
+  ...[...IMPORT_ERROR_CODES, "x"].map(importErrorKey),
+  "board.background_failed",
 ];
 
 describe("catalogs", () => {

@@ -4,8 +4,11 @@
 //! Feed it [`RoomInput`]s with the time, drain [`RoomOutput`]s. No sockets, no clock
 //! reads, no locks: the signaling shell owns one `Rooms` and tests drive it directly.
 
+mod assets;
 mod board;
 mod rate;
+
+pub use assets::{Asset, AssetLimits, AssetType, Stored, asset_id, sniff};
 
 pub use board::{
     BOARD_OPS_BURST, BOARD_OPS_PER_SEC, EPHEMERAL_PER_SEC, LOG_KEEP_BYTES, LOG_KEEP_OPS,
@@ -14,8 +17,9 @@ pub use board::{
 use rate::Bucket;
 
 use lectern_proto::{
-    ApiError, ByeReason, ChatLine, ClientMessage, Envelope, ErrorCode, MAX_CHAT_CHARS, MAX_STAGE,
-    PROTOCOL_VERSION, Participant, PeerId, Publisher, Role, RoomId, ServerMessage, TokenClaims,
+    ApiError, AssetRef, ByeReason, ChatLine, ClientMessage, Envelope, ErrorCode, MAX_CHAT_CHARS,
+    MAX_STAGE, PROTOCOL_VERSION, Participant, PeerId, Publisher, Role, RoomId, ServerMessage,
+    TokenClaims,
 };
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -97,6 +101,8 @@ struct Room {
     publishers: Vec<Publisher>,
     /// Created when someone first uses the board; goes with the room.
     board: Option<board::RoomBoard>,
+    /// The files the board's pages show; go with the room, as the board does.
+    assets: assets::RoomAssets,
 }
 
 impl Room {
@@ -130,12 +136,57 @@ pub struct Rooms {
     rooms: HashMap<RoomId, Room>,
     conns: HashMap<ConnId, Conn>,
     out: VecDeque<RoomOutput>,
+    asset_limits: AssetLimits,
+    /// Bytes of assets in all rooms.
+    asset_bytes: usize,
 }
 
 impl Rooms {
     /// No rooms yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No rooms yet; board assets are kept within `limits`.
+    pub fn with_asset_limits(limits: AssetLimits) -> Self {
+        Self {
+            asset_limits: limits,
+            ..Self::default()
+        }
+    }
+
+    /// Stores a board asset named `id` (its [`asset_id`]) in `room`, which must be
+    /// open: an asset outlives nobody, so one for a room nobody is in would be dropped
+    /// at once.
+    pub fn put_asset(
+        &mut self,
+        room: &RoomId,
+        id: AssetRef,
+        asset: Asset,
+    ) -> Result<Stored, ApiError> {
+        let Some(r) = self.rooms.get_mut(room) else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "nobody is in this room: connect to it before uploading",
+            ));
+        };
+        let stored = r
+            .assets
+            .put(id, asset, self.asset_limits, self.asset_bytes)?;
+        if !stored.existed {
+            self.asset_bytes += stored.bytes;
+        }
+        Ok(stored)
+    }
+
+    /// A board asset of `room`.
+    pub fn asset(&self, room: &RoomId, id: &AssetRef) -> Option<Asset> {
+        self.rooms.get(room)?.assets.get(id).cloned()
+    }
+
+    /// Bytes of board assets all rooms hold.
+    pub fn asset_bytes(&self) -> usize {
+        self.asset_bytes
     }
 
     /// Number of rooms with anyone (or any publisher) in them.
@@ -340,8 +391,10 @@ impl Rooms {
     }
 
     fn forget_if_idle(&mut self, room: &RoomId) {
-        if self.rooms.get(room).is_some_and(Room::is_idle) {
-            self.rooms.remove(room);
+        if self.rooms.get(room).is_some_and(Room::is_idle)
+            && let Some(gone) = self.rooms.remove(room)
+        {
+            self.asset_bytes -= gone.assets.bytes();
         }
     }
 

@@ -391,3 +391,31 @@ fn publishers_are_announced_and_an_empty_room_is_forgotten() {
 }
 
 mod board;
+
+#[test]
+fn board_assets_need_an_open_room_and_go_with_it() {
+    let mut w = World::new();
+    let pdf = Asset {
+        kind: AssetType::Pdf,
+        data: bytes::Bytes::from_static(b"%PDF-1.4\n%%EOF\n"),
+    };
+    let id = asset_id(&pdf.data);
+    let err = w.rooms.put_asset(&room(), id.clone(), pdf.clone());
+    assert_eq!(err.unwrap_err().code, ErrorCode::NotFound);
+
+    w.join(1, "teacher", Role::Teacher);
+    w.join(2, "ann", Role::Student);
+    let stored = w.rooms.put_asset(&room(), id.clone(), pdf.clone()).unwrap();
+    assert_eq!(stored.bytes, 15);
+    assert_eq!(w.rooms.asset(&room(), &id), Some(pdf.clone()));
+    assert_eq!(w.rooms.asset(&RoomId::new("art").unwrap(), &id), None);
+    assert_eq!(w.rooms.asset_bytes(), 15);
+
+    w.rooms
+        .handle_input(w.now(), RoomInput::Disconnect { conn: ConnId(1) });
+    assert!(w.rooms.asset(&room(), &id).is_some(), "ann is still here");
+    w.rooms
+        .handle_input(w.now(), RoomInput::Disconnect { conn: ConnId(2) });
+    assert_eq!(w.rooms.asset(&room(), &id), None);
+    assert_eq!(w.rooms.asset_bytes(), 0, "an emptied room frees its files");
+}
