@@ -8,8 +8,8 @@
 //! runs these (`--run-ignored only -E 'test(/^chromium_/)'`).
 
 use anyhow::{Context, Result, bail};
-use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
 use lectern_e2e::class::Teacher;
+use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
 use lectern_proto::{PeerId, PublishState, Role, RoomId, VideoMode};
 use lectern_relay::{Relay, RelayConfig};
 use serde_json::{Value, json};
@@ -344,7 +344,11 @@ fn chromium_student_joins_by_the_class_link_and_plays_again_after_the_relay_rest
         .as_ref()
         .expect("running")
         .signer()
-        .issue_invite(RoomId::new("math")?, Role::Student, Duration::from_secs(600));
+        .issue_invite(
+            RoomId::new("math")?,
+            Role::Student,
+            Duration::from_secs(600),
+        );
     let driver = Driver::chromedriver(free_port())?;
     let student = driver.chromium(&["--autoplay-policy=no-user-gesture-required"])?;
     student.script_timeout(Duration::from_secs(30))?;

@@ -13,9 +13,9 @@
 //! `gstreamer1.0-nice` and the base/good/bad/ugly plugins; `cargo xtask test` runs it.
 
 use lectern_e2e::bot::{self, BotStats, Role as BotRole, Target};
+use lectern_e2e::script::Script;
 use lectern_proto::Role;
 use lectern_relay::Relay;
-use lectern_e2e::script::Script;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
