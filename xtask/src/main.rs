@@ -183,7 +183,24 @@ fn test(root: &Path) -> Result<()> {
     //    viewer, the student page) and GStreamer's webrtcbin as a WHIP publisher.
     run_ignored(nextest, "chromium_", &env)?;
     run_ignored(nextest, "thirdparty_", &env)?;
-    // 5. The relay's parsers under libFuzzer, briefly.
+    // 5. Office documents through the real LibreOffice.
+    if nextest {
+        cmd("cargo")
+            .args([
+                "nextest",
+                "run",
+                "-p",
+                "lectern-convert",
+                "--run-ignored",
+                "only",
+            ])
+            .run()?;
+    } else {
+        cmd("cargo")
+            .args(["test", "-p", "lectern-convert", "--", "--ignored"])
+            .run()?;
+    }
+    // 6. The relay's parsers under libFuzzer, briefly.
     fuzz::run(root, fuzz::TEST_SECONDS)?;
     eprintln!(
         "xtask: all tests passed; WebDriver screenshots are in {}",

@@ -52,6 +52,9 @@ const APT_TEST: &[&str] = &[
     "gir1.2-gst-plugins-base-1.0",
     "gir1.2-gst-plugins-bad-1.0",
     "gir1.2-nice-0.1",
+    // Office documents (PPTX, DOCX, ODP) onto the whiteboard: LibreOffice headless.
+    "libreoffice-writer-nogui",
+    "libreoffice-impress-nogui",
 ];
 
 /// Node.js 18 is the oldest the UI toolchain (Vite 6) supports.

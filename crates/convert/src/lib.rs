@@ -131,6 +131,11 @@ impl Converter {
             .ok_or(ConvertError::NotInstalled)
     }
 
+    /// The LibreOffice program it runs.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
     /// The same converter with another time limit.
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = limit;

@@ -120,7 +120,7 @@ fn failures_hangs_and_missing_output_are_told_apart() {
 }
 
 #[test]
-#[ignore = "needs LibreOffice (libreoffice-writer)"]
+#[ignore = "needs LibreOffice (cargo xtask test installs and runs it)"]
 fn the_real_libreoffice_converts_a_document() {
     let converter = Converter::find().expect("LibreOffice is installed");
     let dir = tempfile::tempdir().unwrap();
@@ -132,4 +132,59 @@ fn the_real_libreoffice_converts_a_document() {
     .unwrap();
     let pdf = converter.to_pdf(&input, &dir.path().join("work")).unwrap();
     assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-"));
+}
+
+/// Three slides as a flat ODF presentation: plain XML that LibreOffice opens directly.
+const SLIDES: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+  xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+  xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+  xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
+  office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.presentation">
+<office:body><office:presentation>
+<draw:page draw:name="1"><draw:frame svg:x="2cm" svg:y="2cm" svg:width="20cm" svg:height="3cm"><draw:text-box><text:p>分数 Fractions</text:p></draw:text-box></draw:frame></draw:page>
+<draw:page draw:name="2"><draw:frame svg:x="2cm" svg:y="2cm" svg:width="20cm" svg:height="3cm"><draw:text-box><text:p>小数 Decimals</text:p></draw:text-box></draw:frame></draw:page>
+<draw:page draw:name="3"><draw:frame svg:x="2cm" svg:y="2cm" svg:width="20cm" svg:height="3cm"><draw:text-box><text:p>百分数 Percent</text:p></draw:text-box></draw:frame></draw:page>
+</office:presentation></office:body></office:document>
+"#;
+
+/// Page objects in a PDF (`/Type /Page`, not `/Pages`), as LibreOffice writes them.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let mut n = 0;
+    for pat in [&b"/Type/Page"[..], &b"/Type /Page"[..]] {
+        n += pdf
+            .windows(pat.len() + 1)
+            .filter(|w| w.starts_with(pat) && w[pat.len()] != b's')
+            .count();
+    }
+    n
+}
+
+#[test]
+#[ignore = "needs LibreOffice (cargo xtask test installs and runs it)"]
+fn the_real_libreoffice_converts_a_powerpoint_deck_page_for_page() {
+    let converter = Converter::find().expect("LibreOffice is installed");
+    let dir = tempfile::tempdir().unwrap();
+    // A real .pptx, written by LibreOffice's own PowerPoint filter from the flat ODP.
+    let fodp = dir.path().join("deck.fodp");
+    std::fs::write(&fodp, SLIDES).unwrap();
+    let made = std::process::Command::new(converter.program())
+        .arg("--headless")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            dir.path().join("maker-profile").display()
+        ))
+        .args(["--convert-to", "pptx", "--outdir"])
+        .arg(dir.path())
+        .arg(&fodp)
+        .output()
+        .expect("soffice runs");
+    let pptx = dir.path().join("deck.pptx");
+    assert!(pptx.exists(), "no pptx: {made:?}");
+    assert!(std::fs::read(&pptx).unwrap().starts_with(b"PK"), "a zip");
+
+    let pdf = converter.to_pdf(&pptx, &dir.path().join("work")).unwrap();
+    let bytes = std::fs::read(pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert_eq!(pdf_pages(&bytes), 3, "one PDF page per slide");
 }
