@@ -106,6 +106,9 @@ def answer_offer(offer_text, reply):
     loopback = Nice.Address.new()
     loopback.set_from_string("127.0.0.1")
     agent.add_local_address(loopback)
+    # PyGObject drops a reference it does not own when the "ice-agent" wrapper dies,
+    # which frees webrtcbin's ICE agent: keep the wrapper for the session's life.
+    current["ice"] = ice
     pc.connect("pad-added", lambda _pc, pad: rtp_pad(pipeline, pad))
     def on_state(_pc, spec):
         value = pc.get_property(spec.name).value_nick
@@ -121,7 +124,10 @@ def answer_offer(offer_text, reply):
             reply["done"].set()
     pc.connect("notify::ice-gathering-state", on_gathering)
     def on_answer(promise):
-        answer = promise.get_reply().get_value("answer")
+        # Hold the reply while reading it: a temporary's wrapper frees the structure the
+        # promise still owns. A fresh description from its text, not the reply's own.
+        reply_ = promise.get_reply()
+        answer = reply_.get_value("answer")
         _, sdp = GstSdp.SDPMessage.new_from_text(answer.sdp.as_text())
         pc.emit("set-local-description",
                 GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp), None)
@@ -231,7 +237,10 @@ async fn wait_stats(
         if f(&s) {
             return s;
         }
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}: {s}");
+        assert!(
+            started.elapsed() < timeout,
+            "timed out waiting for {what}: {s}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -281,14 +290,20 @@ async fn thirdparty_the_console_publishes_to_a_gstreamer_whip_server() {
     // webrtcbin saw H.264 and Opus, and decoded the camera's size.
     let caps = first["rtp_caps"].to_string();
     assert!(caps.contains("H264") && caps.contains("OPUS"), "{caps}");
-    assert_eq!((num(&first, "width"), num(&first, "height")), (640.0, 360.0));
+    assert_eq!(
+        (num(&first, "width"), num(&first, "height")),
+        (640.0, 360.0)
+    );
     // The synthetic microphone's tone arrives with real energy (not silence, not DTX).
     assert!(num(&first, "audio_peak") > 0.05, "{first}");
     // Frames keep coming at the camera's rate: ~60 in two seconds.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let later = stats(&base).await;
     let frames = num(&later, "video_frames") - num(&first, "video_frames");
-    assert!(frames > 40.0, "{frames} frames decoded in 2 s ({first} then {later})");
+    assert!(
+        frames > 40.0,
+        "{frames} frames decoded in 2 s ({first} then {later})"
+    );
     assert_eq!(later["connection"], "connected");
     assert_eq!(num(&later, "sessions"), 1.0, "one session, no reconnects");
 

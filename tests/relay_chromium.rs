@@ -132,13 +132,20 @@ impl Class {
 }
 
 impl Class {
-    /// Stops the relay and, after `down`, starts it again on the same ports with the same
-    /// secret, as when its process restarts: every session and socket is gone.
-    fn restart(&mut self, down: Duration) -> Result<()> {
+    /// Stops the relay, as when its process dies: every session and socket is gone.
+    /// Returns its addresses for [`Class::restart`].
+    fn kill(&mut self) -> (std::net::SocketAddr, std::net::SocketAddr) {
         let old = self.relay.take().expect("running");
-        let (http, media) = (old.http_addr(), old.media_addr());
+        let addrs = (old.http_addr(), old.media_addr());
         self.rt.block_on(old.shutdown());
-        std::thread::sleep(down);
+        addrs
+    }
+
+    /// Starts the relay again on the same ports with the same secret.
+    fn restart(
+        &mut self,
+        (http, media): (std::net::SocketAddr, std::net::SocketAddr),
+    ) -> Result<()> {
         self.relay = Some(self.rt.block_on(Relay::start(RelayConfig {
             http,
             media,
@@ -367,8 +374,13 @@ fn chromium_student_joins_by_the_class_link_and_plays_again_after_the_relay_rest
     };
     wait_playing("student page", 30.0, Duration::from_secs(20), stats)?;
 
-    // The relay process dies and comes back two seconds later.
-    class.restart(Duration::from_secs(2))?;
+    // The relay process dies; the publisher notices; the relay comes back a moment later.
+    let addrs = class.kill();
+    class
+        .rt
+        .block_on(teacher.wait_for(PublishState::Reconnecting, Duration::from_secs(15)));
+    std::thread::sleep(Duration::from_secs(1));
+    class.restart(addrs)?;
     let back = class
         .rt
         .block_on(teacher.wait_for(PublishState::Live, Duration::from_secs(30)));
