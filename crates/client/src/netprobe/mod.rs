@@ -78,8 +78,11 @@ pub async fn run(
         }
         Err(e) => return Err(e),
     };
-    let id = ProbeId::parse(&grant.id)
-        .ok_or_else(|| ClientError::Sdp("the relay's probe id is not 32 hex digits".into()))?;
+    let id = ProbeId::parse(&grant.id).ok_or_else(|| ClientError::Refused {
+        status: 200,
+        code: "invalid_input".into(),
+        message: "the relay's probe id is not 32 hex digits".into(),
+    })?;
     let plan = Plan {
         train_peak_kbps: plan.train_peak_kbps.min(grant.max_kbps),
         ..plan
