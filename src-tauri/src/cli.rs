@@ -40,6 +40,12 @@ pub enum Command {
         /// Do not store the report in the history.
         #[arg(long)]
         no_save: bool,
+        /// Also probe the network to this relay (its base URL, e.g. `https://relay.school.example`).
+        #[arg(long)]
+        relay: Option<String>,
+        /// A token of that relay, if it only answers probes for token holders.
+        #[arg(long, requires = "relay")]
+        relay_token: Option<String>,
     },
     /// List the cameras, microphones and speakers Lectern can use, as JSON.
     Devices,
@@ -70,6 +76,8 @@ pub fn run(command: Command) -> ExitCode {
             speaker,
             lang,
             no_save,
+            relay,
+            relay_token,
         } => {
             let language = lang
                 .as_deref()
@@ -79,8 +87,18 @@ pub fn run(command: Command) -> ExitCode {
                 microphone,
                 speaker,
             };
+            let network = match relay {
+                Some(base_url) => lectern_client::selfcheck::NetworkCheck::Relay(
+                    lectern_client::netprobe::ProbeTarget {
+                        base_url,
+                        token: relay_token,
+                        udp_addr: None,
+                    },
+                ),
+                None => lectern_client::selfcheck::NetworkCheck::Skip,
+            };
             runtime.block_on(selfcheck_command(
-                json, seconds, selection, language, !no_save,
+                json, seconds, selection, language, !no_save, network,
             ))
         }
     }
@@ -92,6 +110,7 @@ async fn selfcheck_command(
     selection: DeviceSelection,
     language: Language,
     save: bool,
+    network: lectern_client::selfcheck::NetworkCheck,
 ) -> ExitCode {
     let devices = Devices::from_env();
     let session = {
@@ -107,7 +126,10 @@ async fn selfcheck_command(
         ..selfcheck::Options::default()
     };
     let mut quiet = |_| {};
-    let mut report = selfcheck::run(&devices, &session, &selection, &options, &mut quiet).await;
+    let mut report = lectern_client::selfcheck::run(
+        &devices, &session, &selection, &options, &network, &mut quiet,
+    )
+    .await;
     drop(session);
     if save {
         let path = paths::db_path(&paths::data_dir());
@@ -165,5 +187,6 @@ fn area_key(area: lectern_proto::Area) -> &'static str {
         lectern_proto::Area::Microphone => "microphone",
         lectern_proto::Area::Speakers => "speakers",
         lectern_proto::Area::Encoder => "encoder",
+        lectern_proto::Area::Network => "network",
     }
 }

@@ -140,6 +140,52 @@ impl EmbeddedRelay {
         })
     }
 
+    /// What the self-check's network stage probes. `LECTERN_SELFCHECK_RELAY` (with
+    /// `LECTERN_SELFCHECK_TOKEN` for relays that want one) points it at another relay,
+    /// such as the server a class will really use; otherwise the embedded relay, with a
+    /// short token this app signs itself, so the probe works however the relay's probe
+    /// access is set.
+    pub async fn network_check(&self) -> lectern_client::selfcheck::NetworkCheck {
+        use lectern_client::netprobe::ProbeTarget;
+        use lectern_client::selfcheck::NetworkCheck;
+        if let Some(url) = std::env::var("LECTERN_SELFCHECK_RELAY")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            return NetworkCheck::Relay(ProbeTarget {
+                base_url: url,
+                token: std::env::var("LECTERN_SELFCHECK_TOKEN").ok(),
+                udp_addr: None,
+            });
+        }
+        let slot = self.slot.read().await;
+        let Slot::Running(relay) = &*slot else {
+            return NetworkCheck::Down("the relay inside Lectern".into());
+        };
+        let ip = if relay.http_addr().ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            relay.http_addr().ip()
+        };
+        let token = lectern_proto::RoomId::new("selfcheck")
+            .ok()
+            .zip(lectern_proto::PeerId::new("teacher").ok())
+            .map(|(room, peer)| {
+                relay.signer().issue(
+                    room,
+                    peer,
+                    "",
+                    lectern_proto::Role::Teacher,
+                    std::time::Duration::from_secs(60),
+                )
+            });
+        NetworkCheck::Relay(ProbeTarget {
+            base_url: url(ip, relay.http_addr().port()),
+            token,
+            udp_addr: None,
+        })
+    }
+
     /// Where it is and how busy.
     pub async fn status(&self) -> RelayStatus {
         let slot = self.slot.read().await;

@@ -180,7 +180,7 @@ export type ApiError = { code: ErrorCode; message: string }
 /**
  * Which part of the set-up a finding is about.
  */
-export type Area = "camera" | "microphone" | "speakers" | "encoder"
+export type Area = "camera" | "microphone" | "speakers" | "encoder" | "network"
 /**
  * What the camera delivered during the check.
  */
@@ -505,7 +505,39 @@ export type FindingCode =
 /**
  * The H.264 encoder could not start.
  */
-"encoder_failed"
+"encoder_failed" | 
+/**
+ * The link to the relay is good enough for 720p.
+ */
+"network_ok" | 
+/**
+ * Round trips to the relay are slow: students hear and see the teacher late.
+ */
+"network_high_latency" | 
+/**
+ * Round-trip times swing widely (typical of busy Wi-Fi).
+ */
+"network_jitter" | 
+/**
+ * Packets to the relay are lost.
+ */
+"network_loss" | 
+/**
+ * The upload cannot carry 720p; a smaller publish resolution will.
+ */
+"network_upload_low" | 
+/**
+ * The upload cannot carry even 360p video.
+ */
+"network_upload_too_low" | 
+/**
+ * UDP to the relay is blocked; only TCP works.
+ */
+"network_tcp_only" | 
+/**
+ * The relay cannot be reached at all.
+ */
+"network_unreachable"
 /**
  * The UI languages Lectern ships.
  */
@@ -526,6 +558,63 @@ clipping_runs: number;
  * Seconds of audio analysed.
  */
 seconds: number }
+/**
+ * What the network probe measured against the relay.
+ */
+export type NetworkStats = { 
+/**
+ * The relay's base URL.
+ */
+relay: string; transport: NetworkTransport; 
+/**
+ * Median round-trip time, ms.
+ */
+rtt_p50_ms: number | null; 
+/**
+ * 95th-percentile round-trip time, ms.
+ */
+rtt_p95_ms: number | null; 
+/**
+ * Variation of the one-way delay towards the relay (RFC 3550 interarrival jitter
+ * over UDP; mean change between round trips over TCP), ms.
+ */
+jitter_ms: number | null; 
+/**
+ * Share of packets lost on the way to the relay, percent (UDP only).
+ */
+loss_percent: number | null; 
+/**
+ * Share of packets lost on the way back from the relay, percent (UDP only).
+ */
+loss_down_percent: number | null; 
+/**
+ * Estimated upload towards the relay, kbit/s.
+ */
+upload_kbps: number | null; 
+/**
+ * The estimate reached the probe's highest sending rate: the link may carry more.
+ */
+upload_at_ceiling: boolean; 
+/**
+ * Round trips measured.
+ */
+samples: number }
+/**
+ * How the network probe reached the relay.
+ */
+export type NetworkTransport = 
+/**
+ * UDP works: media flows the way it should.
+ */
+"udp" | 
+/**
+ * UDP got no answer but HTTP over TCP did: media falls back to ICE-TCP.
+ */
+"tcp_only" | 
+/**
+ * Not even HTTP reached the relay.
+ */
+"unreachable"
 /**
  * A number or a piece of text that a finding's message interpolates.
  */
@@ -681,7 +770,11 @@ id: number | null;
 /**
  * When the check finished, RFC 3339 UTC.
  */
-created_at: string; duration_ms: number; app_version: string; os: string; verdict: Verdict; findings: Finding[]; devices: DeviceSelection; camera: CameraStats | null; microphone: MicStats | null; speakers: SpeakerStats | null; encoder: EncoderStats | null }
+created_at: string; duration_ms: number; app_version: string; os: string; verdict: Verdict; findings: Finding[]; devices: DeviceSelection; camera: CameraStats | null; microphone: MicStats | null; speakers: SpeakerStats | null; encoder: EncoderStats | null; 
+/**
+ * Absent in reports stored before the network probe existed.
+ */
+network?: NetworkStats | null }
 /**
  * What the teacher chose, persisted in the local database.
  */
@@ -741,7 +834,7 @@ level_dbfs: number | null }
 /**
  * The stage a running self-check has reached, for the progress bar.
  */
-export type Stage = "devices" | "camera_and_microphone" | "speakers" | "encoder" | "done"
+export type Stage = "devices" | "camera_and_microphone" | "speakers" | "encoder" | "network" | "done"
 export type TAURI_CHANNEL<TSend> = null
 /**
  * The one answer a teacher reads.

@@ -14,8 +14,10 @@ mod error;
 mod feedback;
 mod link;
 mod live;
+pub mod netprobe;
 mod publisher;
 mod rtp;
+pub mod selfcheck;
 mod whip;
 
 pub use error::ClientError;

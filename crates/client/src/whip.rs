@@ -72,7 +72,7 @@ pub(crate) async fn delete(http: &reqwest::Client, session_url: &str, token: &st
 }
 
 /// Reads a `{code, message}` body; other servers may answer in plain text.
-fn refusal(status: u16, body: &str) -> ClientError {
+pub(crate) fn refusal(status: u16, body: &str) -> ClientError {
     #[derive(serde::Deserialize)]
     struct Body {
         code: String,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lectern_proto::{
     DeviceInfo, DeviceSelection, Finding, FindingCode, SelfCheckProgress, SelfCheckReport,
-    SpeakerMethod, SpeakerStats, Stage, Verdict, VideoMode,
+    SpeakerMethod, SpeakerStats, Stage, Verdict, VideoMode, sort_findings,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -123,6 +123,7 @@ pub async fn run(
         microphone,
         speakers: speakers.map(|(_, s)| s),
         encoder: Some(encoder),
+        network: None,
     }
 }
 
@@ -148,11 +149,6 @@ pub fn apply_speaker_answer(report: &mut SelfCheckReport, heard: bool) -> bool {
     sort_findings(&mut report.findings);
     report.verdict = Verdict::from_findings(&report.findings);
     true
-}
-
-/// Blockers first, then warnings, then the rest; by area within a severity.
-fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.area.cmp(&b.area)));
 }
 
 /// Findings for devices that are missing or failed to open.
@@ -458,6 +454,7 @@ mod tests {
                 level_dbfs: None,
             }),
             encoder: None,
+            network: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod class;
 mod devices;
 mod error;
 mod ids;
+pub mod probe;
 mod relay;
 mod selfcheck;
 mod settings;
@@ -28,9 +29,9 @@ pub use error::{ApiError, ErrorCode};
 pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};
 pub use relay::{RelayState, RelayStatus};
 pub use selfcheck::{
-    Area, CameraStats, EncodeSpeed, EncoderStats, Finding, FindingCode, MicStats, ParamValue,
-    PublishResolution, ReportSummary, SelfCheckProgress, SelfCheckReport, Severity, SpeakerMethod,
-    SpeakerStats, Stage, Verdict,
+    Area, CameraStats, EncodeSpeed, EncoderStats, Finding, FindingCode, MicStats, NetworkStats,
+    NetworkTransport, ParamValue, PublishResolution, ReportSummary, SelfCheckProgress,
+    SelfCheckReport, Severity, SpeakerMethod, SpeakerStats, Stage, Verdict, sort_findings,
 };
 pub use settings::{Language, Settings};
 pub use signal::*;

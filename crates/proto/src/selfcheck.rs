@@ -13,6 +13,7 @@ pub enum Area {
     Microphone,
     Speakers,
     Encoder,
+    Network,
 }
 
 /// How much a finding matters for the class about to start.
@@ -125,6 +126,22 @@ finding_codes! {
     EncoderSlow => "encoder_slow",
     /// The H.264 encoder could not start.
     EncoderFailed => "encoder_failed",
+    /// The link to the relay is good enough for 720p.
+    NetworkOk => "network_ok",
+    /// Round trips to the relay are slow: students hear and see the teacher late.
+    NetworkHighLatency => "network_high_latency",
+    /// Round-trip times swing widely (typical of busy Wi-Fi).
+    NetworkJitter => "network_jitter",
+    /// Packets to the relay are lost.
+    NetworkLoss => "network_loss",
+    /// The upload cannot carry 720p; a smaller publish resolution will.
+    NetworkUploadLow => "network_upload_low",
+    /// The upload cannot carry even 360p video.
+    NetworkUploadTooLow => "network_upload_too_low",
+    /// UDP to the relay is blocked; only TCP works.
+    NetworkTcpOnly => "network_tcp_only",
+    /// The relay cannot be reached at all.
+    NetworkUnreachable => "network_unreachable",
 }
 
 impl FindingCode {
@@ -137,6 +154,8 @@ impl FindingCode {
             Area::Microphone
         } else if name.starts_with("speakers") {
             Area::Speakers
+        } else if name.starts_with("network") {
+            Area::Network
         } else {
             Area::Encoder
         }
@@ -147,10 +166,12 @@ impl FindingCode {
     pub fn severity(self) -> Severity {
         use FindingCode::*;
         match self {
-            CameraOk | MicOk | SpeakersHeard | SpeakersConfirmed | EncoderOk => Severity::Ok,
+            CameraOk | MicOk | SpeakersHeard | SpeakersConfirmed | EncoderOk | NetworkOk => {
+                Severity::Ok
+            }
             SpeakersNotHeard | SpeakersAskUser => Severity::Info,
             MicMissing | MicBusy | MicOpenFailed | MicStopped | MicMuted | MicSilent
-            | EncoderFailed => Severity::Blocker,
+            | EncoderFailed | NetworkUnreachable => Severity::Blocker,
             _ => Severity::Warning,
         }
     }
@@ -353,6 +374,21 @@ impl PublishResolution {
         }
     }
 
+    /// The video bitrate Lectern encodes this resolution at, bits per second.
+    pub fn video_bps(self) -> u32 {
+        match self {
+            Self::P720 => 1_500_000,
+            Self::P540 => 1_000_000,
+            Self::P360 => 600_000,
+        }
+    }
+
+    /// The upload a class at this resolution needs, kbit/s: video plus 64 kbit/s of
+    /// audio, plus 30 % for RTP/UDP/IP headers, retransmissions and keyframe bursts.
+    pub fn upload_kbps(self) -> u32 {
+        (self.video_bps() + 64_000) / 1000 * 13 / 10
+    }
+
     /// `720p`, `540p`, `360p`.
     pub fn label(self) -> &'static str {
         match self {
@@ -380,6 +416,45 @@ pub struct EncoderStats {
     pub sustainable: Option<PublishResolution>,
 }
 
+/// How the network probe reached the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkTransport {
+    /// UDP works: media flows the way it should.
+    Udp,
+    /// UDP got no answer but HTTP over TCP did: media falls back to ICE-TCP.
+    TcpOnly,
+    /// Not even HTTP reached the relay.
+    Unreachable,
+}
+
+/// What the network probe measured against the relay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NetworkStats {
+    /// The relay's base URL.
+    pub relay: String,
+    pub transport: NetworkTransport,
+    /// Median round-trip time, ms.
+    pub rtt_p50_ms: Option<f32>,
+    /// 95th-percentile round-trip time, ms.
+    pub rtt_p95_ms: Option<f32>,
+    /// Variation of the one-way delay towards the relay (RFC 3550 interarrival jitter
+    /// over UDP; mean change between round trips over TCP), ms.
+    pub jitter_ms: Option<f32>,
+    /// Share of packets lost on the way to the relay, percent (UDP only).
+    pub loss_percent: Option<f32>,
+    /// Share of packets lost on the way back from the relay, percent (UDP only).
+    pub loss_down_percent: Option<f32>,
+    /// Estimated upload towards the relay, kbit/s.
+    pub upload_kbps: Option<u32>,
+    /// The estimate reached the probe's highest sending rate: the link may carry more.
+    pub upload_at_ceiling: bool,
+    /// Round trips measured.
+    pub samples: u32,
+}
+
 /// A whole self-check: the verdict, the findings and the measurements behind them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -398,6 +473,24 @@ pub struct SelfCheckReport {
     pub microphone: Option<MicStats>,
     pub speakers: Option<SpeakerStats>,
     pub encoder: Option<EncoderStats>,
+    /// Absent in reports stored before the network probe existed.
+    #[serde(default)]
+    pub network: Option<NetworkStats>,
+}
+
+impl SelfCheckReport {
+    /// Adds findings, keeping the order the report promises (blockers first, then
+    /// warnings, then the rest; by area within a severity) and the verdict current.
+    pub fn add_findings(&mut self, findings: impl IntoIterator<Item = Finding>) {
+        self.findings.extend(findings);
+        sort_findings(&mut self.findings);
+        self.verdict = Verdict::from_findings(&self.findings);
+    }
+}
+
+/// Blockers first, then warnings, then the rest; by area within a severity.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.area.cmp(&b.area)));
 }
 
 /// One line of the self-check history.
@@ -420,6 +513,7 @@ pub enum Stage {
     CameraAndMicrophone,
     Speakers,
     Encoder,
+    Network,
     Done,
 }
 
@@ -468,6 +562,83 @@ mod tests {
         assert_eq!(FindingCode::MicNoisy.area(), Area::Microphone);
         assert_eq!(FindingCode::EncoderOk.area(), Area::Encoder);
         assert_eq!(FindingCode::CameraMissing.severity(), Severity::Warning);
+    }
+
+    #[test]
+    fn network_codes_have_their_area_and_severity() {
+        assert_eq!(FindingCode::NetworkTcpOnly.area(), Area::Network);
+        assert_eq!(FindingCode::NetworkOk.severity(), Severity::Ok);
+        assert_eq!(
+            FindingCode::NetworkUnreachable.severity(),
+            Severity::Blocker
+        );
+        assert_eq!(FindingCode::NetworkUploadLow.severity(), Severity::Warning);
+    }
+
+    #[test]
+    fn the_upload_ladder_follows_the_resolutions() {
+        let needs: Vec<u32> = PublishResolution::ALL
+            .iter()
+            .map(|r| r.upload_kbps())
+            .collect();
+        assert_eq!(needs, vec![2033, 1383, 863]);
+    }
+
+    /// A report as stored before the network probe existed (no `network` key, no
+    /// network codes) still loads, and an unknown-to-old-versions field round-trips.
+    #[test]
+    fn reports_stored_before_the_network_probe_still_load() {
+        let old = r#"{"id":3,"created_at":"2026-01-05T08:00:00Z","duration_ms":9000,
+            "app_version":"0.1.0","os":"linux x86_64","verdict":"ready",
+            "findings":[{"code":"camera_ok","area":"camera","severity":"ok","params":{"fps":30}}],
+            "devices":{"camera":null,"microphone":null,"speaker":null},
+            "camera":null,"microphone":null,"speakers":null,
+            "encoder":{"speeds":[{"resolution":"720p","ms_per_frame":8.5}],"sustainable":"720p"}}"#;
+        let report: SelfCheckReport = serde_json::from_str(old).unwrap();
+        assert_eq!(report.network, None);
+        assert_eq!(report.id, Some(3));
+        let mut with = report.clone();
+        with.network = Some(NetworkStats {
+            relay: "http://127.0.0.1:8686".into(),
+            transport: NetworkTransport::TcpOnly,
+            rtt_p50_ms: Some(12.5),
+            rtt_p95_ms: Some(20.0),
+            jitter_ms: Some(1.0),
+            loss_percent: None,
+            loss_down_percent: None,
+            upload_kbps: Some(900),
+            upload_at_ceiling: false,
+            samples: 10,
+        });
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.contains(r#""transport":"tcp_only""#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<SelfCheckReport>(&json).unwrap(),
+            with
+        );
+    }
+
+    #[test]
+    fn added_findings_keep_the_order_and_the_verdict() {
+        let mut report: SelfCheckReport = serde_json::from_str(
+            r#"{"id":null,"created_at":"","duration_ms":0,"app_version":"","os":"",
+            "verdict":"ready","findings":[{"code":"camera_ok","area":"camera","severity":"ok","params":{}}],
+            "devices":{"camera":null,"microphone":null,"speaker":null},
+            "camera":null,"microphone":null,"speakers":null,"encoder":null}"#,
+        )
+        .unwrap();
+        report.add_findings([
+            Finding::new(FindingCode::NetworkTcpOnly),
+            Finding::new(FindingCode::NetworkOk),
+        ]);
+        assert_eq!(report.verdict, Verdict::ReadyWithWarnings);
+        assert_eq!(report.findings[0].code, FindingCode::NetworkTcpOnly);
+        assert!(
+            report
+                .findings
+                .windows(2)
+                .all(|w| w[0].severity >= w[1].severity)
+        );
     }
 
     #[test]

@@ -245,6 +245,7 @@ mod tests {
             microphone: None,
             speakers: None,
             encoder: None,
+            network: None,
         }
     }
 
@@ -344,6 +345,45 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         assert_eq!(store.history(10).await.unwrap().len(), 2);
+    }
+
+    /// A row written before the self-check had a network probe (no `network` key)
+    /// still loads, with no network figures; a new report keeps its figures.
+    #[tokio::test]
+    async fn reports_from_before_the_network_probe_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let row = store
+            .save_report(&report("2026-11-24T08:00:00Z", &[FindingCode::CameraOk]))
+            .await
+            .unwrap();
+        let mut old = serde_json::to_value(&row).unwrap();
+        old.as_object_mut().unwrap().remove("network");
+        sqlx::query("UPDATE selfcheck_reports SET report = ? WHERE id = ?")
+            .bind(old.to_string())
+            .bind(row.id)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let loaded = store.report(row.id.unwrap()).await.unwrap();
+        assert_eq!(loaded.network, None);
+        assert_eq!(loaded, row);
+
+        let mut new = report("2026-11-24T09:00:00Z", &[FindingCode::NetworkTcpOnly]);
+        new.network = Some(lectern_proto::NetworkStats {
+            relay: "http://127.0.0.1:8686".into(),
+            transport: lectern_proto::NetworkTransport::TcpOnly,
+            rtt_p50_ms: Some(3.5),
+            rtt_p95_ms: Some(4.0),
+            jitter_ms: Some(0.5),
+            loss_percent: None,
+            loss_down_percent: None,
+            upload_kbps: Some(50_000),
+            upload_at_ceiling: false,
+            samples: 10,
+        });
+        let stored = store.save_report(&new).await.unwrap();
+        assert_eq!(store.report(stored.id.unwrap()).await.unwrap(), stored);
     }
 
     #[tokio::test]

@@ -34,6 +34,36 @@ pub struct RelayConfig {
     /// memory (they live as long as their room, like the board), so this bounds what
     /// uploads can cost the relay.
     pub max_asset_total_bytes: usize,
+    /// Who may run the self-check's network probe (`POST /probe`).
+    pub probe: ProbeAccess,
+}
+
+/// Who may run the network probe. A self-check runs before any class exists, so the
+/// console may hold no room token yet: the default is open, bounded by the probe's
+/// own limits (see `docs/protocol.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeAccess {
+    /// Anyone who can reach the HTTP port.
+    #[default]
+    Open,
+    /// Anyone with a valid token of this relay, for any room and role.
+    Token,
+    /// Nobody: `POST /probe` answers 404.
+    Off,
+}
+
+impl std::str::FromStr for ProbeAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(Self::Open),
+            "token" => Ok(Self::Token),
+            "off" => Ok(Self::Off),
+            _ => Err("expected open, token or off".into()),
+        }
+    }
 }
 
 impl Default for RelayConfig {
@@ -49,6 +79,7 @@ impl Default for RelayConfig {
             max_asset_bytes: 50 << 20,
             max_room_asset_bytes: 200 << 20,
             max_asset_total_bytes: 1 << 30,
+            probe: ProbeAccess::Open,
         }
     }
 }
@@ -141,6 +172,9 @@ impl RelayConfig {
         if let Some(v) = env("LECTERN_RELAY_SECRET") {
             self.secret = v;
         }
+        if let Some(v) = env("LECTERN_RELAY_PROBE") {
+            self.probe = parse("LECTERN_RELAY_PROBE", v)?;
+        }
         if let Some(v) = env("LECTERN_RELAY_MAX_SESSIONS") {
             self.max_sessions = parse("LECTERN_RELAY_MAX_SESSIONS", v)?;
         }
@@ -181,6 +215,12 @@ mod tests {
             vec!["203.0.113.7".parse::<IpAddr>().unwrap()]
         );
         assert!(config.tcp);
+        assert_eq!(config.probe, ProbeAccess::Open);
+        let config = RelayConfig::load(None, |n| {
+            (n == "LECTERN_RELAY_PROBE").then(|| "token".into())
+        })
+        .unwrap();
+        assert_eq!(config.probe, ProbeAccess::Token);
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(crate) struct AppState {
     pub next_conn: Arc<AtomicU64>,
     /// Largest board asset upload, in bytes.
     pub max_asset_bytes: usize,
+    pub probe: crate::config::ProbeAccess,
 }
 
 /// An error answered as `{code, message}` with the matching status.
@@ -108,6 +109,12 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(media)
         .merge(board_assets)
+        .route("/probe", post(probe_open))
+        .route("/probe/{id}/echo", post(probe_echo))
+        .route(
+            "/probe/{id}/upload",
+            post(probe_upload).layer(DefaultBodyLimit::max(PROBE_UPLOAD_MAX)),
+        )
         .route("/ws/{room}", get(ws_upgrade))
         .route("/room/{room}", get(student_page))
         .route("/healthz", get(healthz))
@@ -622,6 +629,70 @@ async fn board_asset_get(
             .body(Body::from(found.data))
     };
     Ok(resp.expect("static headers are valid"))
+}
+
+/// Largest body the TCP fallback's upload measurement may send.
+pub(crate) const PROBE_UPLOAD_MAX: usize = 4 * 1024 * 1024;
+
+/// `POST /probe`: a probe id for the media port (see `docs/protocol.md`).
+async fn probe_open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> HttpResult<axum::Json<lectern_proto::probe::ProbeGrant>> {
+    use crate::config::ProbeAccess;
+    match state.probe {
+        ProbeAccess::Off => return Err(not_found().await),
+        ProbeAccess::Token => {
+            state.signer.verify(bearer(&headers), unix_now())?;
+        }
+        ProbeAccess::Open => {}
+    }
+    let grant = ask(&state.engine, |reply| Command::OpenProbe { reply }).await?;
+    Ok(axum::Json(grant))
+}
+
+/// Checks that `id` names a live probe.
+async fn live_probe(state: &AppState, id: &str) -> HttpResult<()> {
+    let unknown = || HttpError(ApiError::new(ErrorCode::NotFound, "no such probe"));
+    let id = lectern_proto::probe::ProbeId::parse(id).ok_or_else(unknown)?;
+    let (reply, rx) = oneshot::channel();
+    state
+        .engine
+        .send(Command::ProbeLive { id, reply })
+        .await
+        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "media engine stopped")))?;
+    if rx.await.unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(unknown())
+    }
+}
+
+/// `POST /probe/{id}/echo`: the TCP fallback's round trip.
+async fn probe_echo(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    live_probe(&state, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /probe/{id}/upload`: the TCP fallback's upload; answers the bytes received.
+async fn probe_upload(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> HttpResult<Response> {
+    live_probe(&state, &id).await?;
+    let bytes = axum::body::to_bytes(body, PROBE_UPLOAD_MAX)
+        .await
+        .map_err(|_| {
+            HttpError(ApiError::new(
+                ErrorCode::TooLarge,
+                "the upload is larger than the probe allows",
+            ))
+        })?;
+    Ok(axum::Json(serde_json::json!({ "bytes": bytes.len() })).into_response())
 }
 
 #[derive(rust_embed::Embed)]

@@ -17,12 +17,13 @@ mod config;
 mod http;
 mod hub;
 mod metrics;
+pub mod probe;
 pub mod room;
 pub mod sfu;
 
 pub use auth::{Access, AuthError, MAX_TOKEN_LEN, TokenSigner, unix_now};
-pub use config::{ConfigError, RelayConfig};
-pub use metrics::{DropReason, Metrics};
+pub use config::{ConfigError, ProbeAccess, RelayConfig};
+pub use metrics::{DropReason, Metrics, ProbeOutcome};
 
 use sfu::{Engine, EngineConfig, LocalTransport};
 use std::net::{IpAddr, SocketAddr};
@@ -189,6 +190,7 @@ impl Relay {
         let mut tasks = vec![
             tokio::spawn(sfu::shell::run(
                 engine,
+                probe::ProbeResponder::new(metrics.clone()),
                 udp,
                 tcp,
                 engine_rx,
@@ -210,6 +212,7 @@ impl Relay {
             metrics: metrics.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
             max_asset_bytes: config.max_asset_bytes,
+            probe: config.probe,
         };
         let app = http::router(state);
         let mut stop = shutdown_rx;

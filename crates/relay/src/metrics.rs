@@ -19,6 +19,24 @@ pub enum DropReason {
     UnknownSource,
 }
 
+/// What became of a network-probe datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProbeOutcome {
+    /// A ping, answered with a pong.
+    Answered,
+    /// An upload-train datagram, counted.
+    Counted,
+    /// Not a well-formed probe datagram.
+    Malformed,
+    /// A probe id the relay did not grant, or one that expired.
+    UnknownId,
+    /// Its source IP had used up its pongs for now.
+    RateLimited,
+    /// Its probe id had used up its pings or train bytes.
+    OverBudget,
+}
+
 /// All counters of one relay.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -40,6 +58,12 @@ pub struct Metrics {
     pub drops_unknown_source: AtomicU64,
     pub signaling_in: AtomicU64,
     pub signaling_out: AtomicU64,
+    pub probe_answered: AtomicU64,
+    pub probe_counted: AtomicU64,
+    pub probe_malformed: AtomicU64,
+    pub probe_unknown: AtomicU64,
+    pub probe_rate_limited: AtomicU64,
+    pub probe_over_budget: AtomicU64,
     errors: Mutex<Vec<(ErrorCode, u64)>>,
 }
 
@@ -50,6 +74,19 @@ impl Metrics {
             DropReason::SendQueueFull => &self.drops_queue_full,
             DropReason::AwaitingKeyframe => &self.drops_keyframe_wait,
             DropReason::UnknownSource => &self.drops_unknown_source,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one network-probe datagram.
+    pub fn probe(&self, outcome: ProbeOutcome) {
+        let counter = match outcome {
+            ProbeOutcome::Answered => &self.probe_answered,
+            ProbeOutcome::Counted => &self.probe_counted,
+            ProbeOutcome::Malformed => &self.probe_malformed,
+            ProbeOutcome::UnknownId => &self.probe_unknown,
+            ProbeOutcome::RateLimited => &self.probe_rate_limited,
+            ProbeOutcome::OverBudget => &self.probe_over_budget,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -168,6 +205,28 @@ impl Metrics {
             &[
                 ("{direction=\"in\"}", self.signaling_in.load(Relaxed)),
                 ("{direction=\"out\"}", self.signaling_out.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_probe_datagrams_total",
+            "Network-probe datagrams on the media port, by what became of them.",
+            &[
+                ("{outcome=\"answered\"}", self.probe_answered.load(Relaxed)),
+                ("{outcome=\"counted\"}", self.probe_counted.load(Relaxed)),
+                (
+                    "{outcome=\"malformed\"}",
+                    self.probe_malformed.load(Relaxed),
+                ),
+                ("{outcome=\"unknown_id\"}", self.probe_unknown.load(Relaxed)),
+                (
+                    "{outcome=\"rate_limited\"}",
+                    self.probe_rate_limited.load(Relaxed),
+                ),
+                (
+                    "{outcome=\"over_budget\"}",
+                    self.probe_over_budget.load(Relaxed),
+                ),
             ],
         );
         let _ = writeln!(

@@ -47,11 +47,13 @@ pub async fn run_selfcheck(
         // A closed window just stops listening; the check finishes and is stored anyway.
         let _ = progress.send(p);
     };
-    let report = selfcheck::run(
+    let network = state.relay.network_check().await;
+    let report = lectern_client::selfcheck::run(
         &state.devices,
         &open.session,
         &selection,
         &options,
+        &network,
         &mut on_progress,
     )
     .await;

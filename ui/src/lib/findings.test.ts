@@ -14,7 +14,9 @@ function finding(code: FindingCode, severity: Severity, params: Finding["params"
       ? "microphone"
       : code.startsWith("speakers")
         ? "speakers"
-        : "encoder";
+        : code.startsWith("network")
+          ? "network"
+          : "encoder";
   return { code, area, severity, params };
 }
 
@@ -25,6 +27,9 @@ describe("formatParam", () => {
     expect(formatParam("delay_ms", 41.7)).toBe("42");
     expect(formatParam("ms", 12.3)).toBe("12");
     expect(formatParam("width", 1280)).toBe("1280");
+    expect(formatParam("rtt", 54.2)).toBe("54");
+    expect(formatParam("upload", 1499.6)).toBe("1500");
+    expect(formatParam("loss", 10.17)).toBe("10.2");
   });
 
   it("keeps one decimal elsewhere and drops a trailing zero", () => {
@@ -71,6 +76,15 @@ describe("groupFindings", () => {
     expect(groups[0].worst).toBe("blocker");
   });
 
+  it("puts the network after the devices when it is no worse", () => {
+    const groups = groupFindings([
+      finding("network_tcp_only", "warning"),
+      finding("camera_black", "warning"),
+      finding("encoder_ok", "ok"),
+    ]);
+    expect(groups.map((g) => g.area)).toEqual(["camera", "network", "encoder"]);
+  });
+
   it("returns nothing for no findings", () => {
     expect(groupFindings([])).toEqual([]);
   });
@@ -80,7 +94,7 @@ describe("finding codes", () => {
   it("match the codes the Rust side serializes", () => {
     const rust = [...rustSelfcheck.matchAll(/\w+ => "([a-z_]+)"/g)]
       .map((m) => m[1])
-      .filter((code) => /^(camera|mic|speakers|encoder)_/.test(code));
+      .filter((code) => /^(camera|mic|speakers|encoder|network)_/.test(code));
     expect(new Set(rust)).toEqual(new Set(FINDING_CODES));
   });
 });

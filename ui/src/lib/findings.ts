@@ -35,10 +35,18 @@ export const FINDING_PARAMS: Record<FindingCode, readonly string[]> = {
   encoder_ok: ["resolution", "ms"],
   encoder_slow: ["ms"],
   encoder_failed: ["reason"],
+  network_ok: ["rtt", "upload"],
+  network_high_latency: ["rtt", "rtt95"],
+  network_jitter: ["jitter"],
+  network_loss: ["loss"],
+  network_upload_low: ["upload", "resolution"],
+  network_upload_too_low: ["upload"],
+  network_tcp_only: ["relay"],
+  network_unreachable: ["relay"],
 };
 
 export const FINDING_CODES = Object.keys(FINDING_PARAMS) as FindingCode[];
-export const AREAS: readonly Area[] = ["camera", "microphone", "speakers", "encoder"];
+export const AREAS: readonly Area[] = ["camera", "microphone", "speakers", "encoder", "network"];
 
 const SEVERITY_RANK: Record<Severity, number> = { blocker: 3, warning: 2, info: 1, ok: 0 };
 
@@ -80,6 +88,10 @@ export function formatParam(name: string, value: ParamValue, locale = "en"): str
     case "requested_width":
     case "requested_height":
     case "runs":
+    case "rtt":
+    case "rtt95":
+    case "jitter":
+    case "upload":
       return trimNumber(Math.round(value), 0, locale);
     default:
       return trimNumber(value, 1, locale);
@@ -106,7 +118,7 @@ export interface AreaGroup {
 
 /**
  * Findings grouped by area: the area with the worst finding comes first (blockers lead),
- * ties keep the fixed camera → microphone → speakers → encoder order; inside a group
+ * ties keep the fixed camera → microphone → speakers → encoder → network order; inside a group
  * the worst finding comes first.
  */
 export function groupFindings(findings: readonly Finding[]): AreaGroup[] {

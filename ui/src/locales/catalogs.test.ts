@@ -38,10 +38,13 @@ const REQUIRED = [
     `verdict.${v}`,
     `verdict.${v}_hint`,
   ]),
-  ...["camera", "microphone", "speakers", "encoder"].map((a) => `area.${a}`),
+  ...["camera", "microphone", "speakers", "encoder", "network"].map((a) => `area.${a}`),
   ...["ok", "info", "warning", "blocker"].map((s) => `severity.${s}`),
   ...FINDING_CODES.flatMap((c) => [`finding.${c}.title`, `finding.${c}.fix`]),
-  ...["devices", "camera_and_microphone", "speakers", "encoder", "done"].map((s) => `stage.${s}`),
+  ...["devices", "camera_and_microphone", "speakers", "encoder", "network", "done"].map(
+    (s) => `stage.${s}`,
+  ),
+  ...["udp", "tcp_only", "unreachable"].map((t) => `network.transport_${t}`),
   ...[
     "device_not_found",
     "device_unavailable",

@@ -19,11 +19,7 @@ pub fn measure_encoder(
     frames: u32,
 ) -> Result<EncodeSpeed, EncodeError> {
     let (w, h) = resolution.size();
-    let bitrate = match resolution {
-        PublishResolution::P720 => 1_500_000,
-        PublishResolution::P540 => 1_000_000,
-        PublishResolution::P360 => 600_000,
-    };
+    let bitrate = resolution.video_bps();
     let mut encoder = H264Encoder::new(bitrate, 30.0)?;
     let mut noise = Noise::new(u64::from(w));
     let make = |seq: u64, noise: &mut Noise| {

@@ -14,7 +14,9 @@
 
 use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest, Transmit};
 use crate::hub::HubCommand;
+use crate::probe::{GrantRefused, ProbeResponder};
 use bytes::BytesMut;
+use lectern_proto::probe::{self, ProbeGrant, ProbeId};
 use lectern_proto::{ApiError, PeerId, RoomId};
 use rtc::shared::TransportProtocol;
 use rtc::shared::tcp_framing::{TcpFrameDecoder, frame_packet};
@@ -59,6 +61,15 @@ pub enum Command {
     },
     /// A student left the stage: end their publish session.
     EndPublish { room: RoomId, peer: PeerId },
+    /// Grant a network-probe id for the media port.
+    OpenProbe {
+        reply: oneshot::Sender<Result<ProbeGrant, ApiError>>,
+    },
+    /// Whether a network-probe id is live (the TCP fallback checks it).
+    ProbeLive {
+        id: ProbeId,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 enum TcpEvent {
@@ -67,9 +78,11 @@ enum TcpEvent {
     Closed(SocketAddr),
 }
 
-/// Runs the engine until `shutdown` flips to true.
+/// Runs the engine (and the network-probe responder, which shares its port) until
+/// `shutdown` flips to true.
 pub async fn run(
     mut engine: Engine,
+    mut probes: ProbeResponder,
     udp: UdpSocket,
     tcp: Option<TcpListener>,
     mut commands: mpsc::Receiver<Command>,
@@ -98,6 +111,13 @@ pub async fn run(
                 let mut next = r;
                 for _ in 0..UDP_BATCH {
                     match next {
+                        // Probe datagrams (first byte 4–15) never reach the sessions.
+                        Ok((n, from)) if probe::is_probe(&buf[..n]) => {
+                            if let Some(pong) = probes.handle_datagram(Instant::now(), canonical(from), &buf[..n]) {
+                                // A full socket buffer drops the pong: the client counts it lost.
+                                let _ = udp.try_send_to(&pong, from);
+                            }
+                        }
                         Ok((n, from)) => {
                             engine.handle_datagram(Instant::now(), TransportProtocol::UDP, canonical(from), BytesMut::from(&buf[..n]));
                         }
@@ -113,7 +133,7 @@ pub async fn run(
                 TcpEvent::Frame(addr, data) => engine.handle_datagram(Instant::now(), TransportProtocol::TCP, addr, data),
                 TcpEvent::Closed(addr) => { tcp_out.remove(&addr); engine.tcp_closed(addr); }
             },
-            Some(cmd) = commands.recv() => handle_command(&mut engine, cmd),
+            Some(cmd) = commands.recv() => handle_command(&mut engine, &mut probes, local.port(), cmd),
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
         let now = Instant::now();
@@ -147,9 +167,22 @@ fn on_socket(local: SocketAddr, to: SocketAddr) -> SocketAddr {
     }
 }
 
-fn handle_command(engine: &mut Engine, cmd: Command) {
+fn handle_command(engine: &mut Engine, probes: &mut ProbeResponder, udp_port: u16, cmd: Command) {
     let now = Instant::now();
     match cmd {
+        Command::OpenProbe { reply } => {
+            let id = ProbeId(rand::random());
+            let grant = probes.grant(now, id, udp_port).map_err(|e| match e {
+                GrantRefused::Capacity => ApiError::new(
+                    lectern_proto::ErrorCode::Capacity,
+                    "too many network probes at once; try again in a few seconds",
+                ),
+            });
+            let _ = reply.send(grant);
+        }
+        Command::ProbeLive { id, reply } => {
+            let _ = reply.send(probes.is_live(now, &id));
+        }
         Command::Publish { req, reply } => {
             let _ = reply.send(engine.publish(now, req));
         }
