@@ -39,15 +39,20 @@ fuzz_target!(|data: &[u8]| {
         now += Duration::from_micros(u64::from(*dt) * u64::from(*dt) * 50);
         let from = sources[usize::from(*src) % 4];
 
-        // The parser agrees with the encoders on whatever it accepts.
+        // The parser agrees with the encoders on whatever it accepts, apart from the two
+        // reserved header bytes (2 and 3), which it ignores for later versions.
+        let same = |encoded: &[u8]| {
+            assert_eq!(encoded[..2], datagram[..2]);
+            assert_eq!(encoded[4..32], datagram[4..32]);
+        };
         match probe::parse_client(datagram) {
             Ok(ClientDatagram::Ping(p)) => {
                 assert!(datagram.len() >= PING_LEN);
-                assert_eq!(p.encode()[..32], datagram[..32]);
+                same(&p.encode());
             }
             Ok(ClientDatagram::Train(t)) => {
                 assert_eq!(t.len, datagram.len());
-                assert_eq!(t.encode()[..32], datagram[..32]);
+                same(&t.encode());
             }
             Err(_) => {}
         }

@@ -55,6 +55,7 @@ static CAST: LazyLock<Vec<TokenClaims>> = LazyLock::new(|| {
                 role,
                 grants: role.default_grants(),
                 exp: u64::MAX,
+                invite: false,
             }
         })
         .collect()
