@@ -159,24 +159,33 @@ async fn cors(req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
-    let h = resp.headers_mut();
+    open_cors(
+        resp.headers_mut(),
+        "POST, PATCH, DELETE, OPTIONS",
+        "authorization, content-type, if-match",
+        "location, etag, link, accept-post",
+    );
+    resp
+}
+
+/// Any origin may call, with these methods and request headers, and read these headers.
+fn open_cors(h: &mut HeaderMap, methods: &'static str, allow: &'static str, expose: &'static str) {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, PATCH, DELETE, OPTIONS"),
+        HeaderValue::from_static(methods),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, if-match"),
+        HeaderValue::from_static(allow),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("location, etag, link, accept-post"),
+        HeaderValue::from_static(expose),
     );
-    resp
 }
 
 /// Open CORS on board assets: the console (another origin) uploads with its teacher
@@ -187,22 +196,11 @@ async fn asset_cors(req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, if-none-match"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("etag, content-length"),
+    open_cors(
+        resp.headers_mut(),
+        "GET, HEAD, POST, OPTIONS",
+        "authorization, content-type, if-none-match",
+        "etag, content-length",
     );
     resp
 }
