@@ -4,23 +4,12 @@
 //! The student's picture is read back pixel by pixel: the frame counter the synthetic
 //! camera wrote must rise. Screenshots go to `$LECTERN_ARTIFACTS`.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
+use lectern_e2e::webdriver::{
+    Driver, STUDENT_STATS, Session, artifact, free_port, num, open_class_page, poll,
+};
 use serde_json::{Value, json};
-
-fn app() -> String {
-    std::env::var("LECTERN_APP_BINARY").expect("LECTERN_APP_BINARY: run through `cargo xtask test`")
-}
-
-fn artifact(name: &str) -> PathBuf {
-    let dir = std::env::var_os("LECTERN_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 /// Reads the synthetic camera's barcode from the student page's video: one row of 64
 /// cells along the bottom, each `width / 80` wide (see `synthetic/pattern.rs`).
@@ -45,27 +34,6 @@ for (let bit = 0; bit < 64; bit++) {
 return { seq, micros, width: w, height: h };
 "#;
 
-/// A port whose successor is free too.
-fn free_pair() -> u16 {
-    loop {
-        let port = free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn send_rate(s: &Session) -> f64 {
     s.find_all("[data-testid=stat-send]")
         .ok()
@@ -78,52 +46,13 @@ fn send_rate(s: &Session) -> f64 {
 #[ignore = "needs tauri-driver, WebKitWebDriver, chromedriver and a display: run by `cargo xtask test`"]
 fn webdriver_a_class_goes_live_and_a_chromium_student_sees_the_teachers_camera() {
     let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let env = [
-        ("LECTERN_DATA_DIR", data_dir.as_str()),
-        ("LECTERN_SYNTHETIC_DEVICES", "1"),
-        ("LANG", "en_US.UTF-8"),
-        ("LC_ALL", "en_US.UTF-8"),
-        ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
-        ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
-    ];
-    // Ports of its own (tauri-driver and WebKitWebDriver on the next one): other
-    // WebDriver tests run at the same time.
-    let driver = Driver::start(free_pair(), &env).unwrap();
-    let s = driver.session(&app()).unwrap();
-    let nav = s
-        .wait_for("[data-testid=nav-class]", Duration::from_secs(30))
-        .unwrap();
-    s.click(&nav).unwrap();
-    let room = s
-        .wait_for("[data-testid=room-name]", Duration::from_secs(10))
-        .unwrap();
-    s.send_keys(&room, "math-7a").unwrap();
-    let start = s
-        .wait_for(
-            "[data-testid=start-class]:not([disabled])",
-            Duration::from_secs(10),
-        )
-        .unwrap();
-    s.click(&start).unwrap();
-    s.wait_for(
-        "[data-testid=publish-state][data-state=live]",
-        Duration::from_secs(30),
-    )
-    .unwrap();
+    let (_driver, s) = open_class_page(data.path()).unwrap();
+    let join_url = s.start_class("math-7a").unwrap();
     // The figures move: the send rate is reported and above zero.
     let rate = poll("a send rate", Duration::from_secs(15), || {
         let r = send_rate(&s);
         (r > 100.0).then_some(r)
     });
-    s.wait_for("[data-testid=join-url]", Duration::from_secs(5))
-        .unwrap();
-    let join_url = s
-        .script("return document.querySelector('[data-testid=join-url]').value")
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
     assert!(join_url.contains("/room/math-7a?token=lt1."), "{join_url}");
     s.screenshot(&artifact("class-live.png")).unwrap();
 

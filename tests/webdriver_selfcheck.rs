@@ -2,22 +2,9 @@
 //! WebKitWebDriver on a virtual screen (`cargo xtask test` prepares all three).
 //! Screenshots go to `$LECTERN_ARTIFACTS`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use lectern_e2e::webdriver::{Driver, Session};
-
-fn app() -> String {
-    std::env::var("LECTERN_APP_BINARY").expect("LECTERN_APP_BINARY: run through `cargo xtask test`")
-}
-
-fn artifact(name: &str) -> PathBuf {
-    let dir = std::env::var_os("LECTERN_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use lectern_e2e::webdriver::{Driver, Session, app, artifact, free_pair};
 
 fn title(s: &Session) -> String {
     let t = s
@@ -66,7 +53,7 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
         ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
         ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
     ];
-    let driver = Driver::start(4444, &env).unwrap();
+    let driver = Driver::start(free_pair(), &env).unwrap();
     let s = driver.session(&app()).unwrap();
     let zh_title = title(&s);
     assert!(
@@ -198,7 +185,7 @@ fn webdriver_a_silent_microphone_is_not_ready_with_a_fix() {
         ("LANG", "en_US.UTF-8"),
         ("LC_ALL", "en_US.UTF-8"),
     ];
-    let driver = Driver::start(4454, &env).unwrap();
+    let driver = Driver::start(free_pair(), &env).unwrap();
     let s = driver.session(&app()).unwrap();
     assert_eq!(title(&s), "Self-check");
     assert_eq!(run_check(&s), "not_ready");

@@ -153,6 +153,62 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A port whose successor is free too (tauri-driver takes one, WebKitWebDriver the next).
+pub fn free_pair() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The app binary under test (`cargo xtask test` builds it and sets the variable).
+pub fn app() -> String {
+    std::env::var("LECTERN_APP_BINARY").expect("LECTERN_APP_BINARY: run through `cargo xtask test`")
+}
+
+/// Where a screenshot named `name` goes: `$LECTERN_ARTIFACTS`, else the temp directory.
+pub fn artifact(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("LECTERN_ARTIFACTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&dir).expect("artifact directory");
+    dir.join(name)
+}
+
+/// Calls `f` every 250 ms until it returns something; panics naming `what` after `timeout`.
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The app on synthetic devices with an embedded relay on free ports, English UI, its
+/// data in `data_dir`, under its own tauri-driver; the Class page open.
+pub fn open_class_page(data_dir: &std::path::Path) -> Result<(Driver, Session)> {
+    let data_dir = data_dir.to_string_lossy().into_owned();
+    let env = [
+        ("LECTERN_DATA_DIR", data_dir.as_str()),
+        ("LECTERN_SYNTHETIC_DEVICES", "1"),
+        ("LANG", "en_US.UTF-8"),
+        ("LC_ALL", "en_US.UTF-8"),
+        ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
+        ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
+    ];
+    // Ports of its own: other WebDriver tests run at the same time.
+    let driver = Driver::start(free_pair(), &env)?;
+    let s = driver.session(&app())?;
+    let nav = s.wait_for("[data-testid=nav-class]", Duration::from_secs(30))?;
+    s.click(&nav)?;
+    Ok((driver, s))
+}
+
 /// A number field of a JSON object, 0 when absent.
 pub fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
@@ -223,6 +279,27 @@ impl Session {
         self.click(&submit)
     }
 
+    /// On the Class page: names the room, starts the class, waits until it is live and
+    /// returns the student join link.
+    pub fn start_class(&self, room: &str) -> Result<String> {
+        let field = self.wait_for("[data-testid=room-name]", Duration::from_secs(10))?;
+        self.send_keys(&field, room)?;
+        let start = self.wait_for(
+            "[data-testid=start-class]:not([disabled])",
+            Duration::from_secs(10),
+        )?;
+        self.click(&start)?;
+        self.wait_for(
+            "[data-testid=publish-state][data-state=live]",
+            Duration::from_secs(30),
+        )?;
+        self.wait_for("[data-testid=join-url]", Duration::from_secs(5))?;
+        let url = self.script("return document.querySelector('[data-testid=join-url]').value")?;
+        url.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no join link: {url}"))
+    }
+
     /// Clicks an element.
     pub fn click(&self, e: &Element) -> Result<()> {
         self.call(
@@ -289,6 +366,35 @@ impl Session {
             "/execute/async",
             Some(json!({"script": js, "args": args})),
         )
+    }
+
+    /// Draws with the mouse over `e`: presses at the first point, moves through the
+    /// rest, releases. Points are offsets in CSS pixels from the element's centre. Real
+    /// input through the driver (W3C actions), so the page sees trusted pointer events.
+    pub fn draw(&self, e: &Element, points: &[(i64, i64)]) -> Result<()> {
+        let origin = json!({"element-6066-11e4-a52e-4f735466cecf": e.0});
+        let mut actions = Vec::new();
+        for (i, &(x, y)) in points.iter().enumerate() {
+            actions.push(
+                json!({"type": "pointerMove", "duration": if i == 0 { 0 } else { 30 },
+                "origin": origin, "x": x, "y": y}),
+            );
+            if i == 0 {
+                actions.push(json!({"type": "pointerDown", "button": 0}));
+            }
+        }
+        actions.push(json!({"type": "pointerUp", "button": 0}));
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{
+                "type": "pointer", "id": "mouse",
+                "parameters": {"pointerType": "mouse"},
+                "actions": actions,
+            }]})),
+        )?;
+        self.call(reqwest::Method::DELETE, "/actions", None)
+            .map(drop)
     }
 
     /// Loads a URL.

@@ -8,7 +8,7 @@ import { BoardError, normalizeOp, type BoardAction, type BoardOp, type PeerId } 
 export interface ViewChange {
   /** The view was rebuilt from the confirmed board: redraw everything. */
   rebuilt: boolean;
-  /** Set when the view took one op on top of itself. */
+  /** Set when the view took one op on top of itself; neither set: an op of ours was confirmed. */
   applied?: Applied;
 }
 
@@ -116,8 +116,12 @@ export class ClientBoard {
       // the pending one of that number will be refused as a repeat.
       const ours = sameSeq && jsonEqual(front.action, op.action);
       if (sameSeq) this.pendingOps.shift();
-      // The view already is the confirmed board plus this op plus the rest.
-      if (ours && !dropped) return true;
+      // The view already is the confirmed board plus this op plus the rest; only the
+      // count of pending ops changed.
+      if (ours && !dropped) {
+        this.emit({ rebuilt: false });
+        return true;
+      }
     } else if (this.pendingOps.length === 0) {
       // Nothing of ours to replay: the view takes the op the same way.
       try {
