@@ -6,6 +6,7 @@ pub mod decode;
 pub mod impair;
 pub mod impaired_class;
 pub mod relay;
+pub mod relay_thread;
 pub mod script;
 pub mod shim;
 pub mod webdriver;

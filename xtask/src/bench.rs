@@ -82,6 +82,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     ));
     rows.extend(crate::bench_publish::publish_rows()?);
     rows.extend(crate::bench_publish::impaired_rows()?);
+    rows.extend(crate::bench_board::board_rows()?);
     // xiu for the comparison: built outside the repository; without it, our rows still.
     let xiu = crate::xiu::build_xiu().map_err(|e| {
         eprintln!(
@@ -302,11 +303,44 @@ fn machine() -> String {
     )
 }
 
+/// `cargo xtask bench board`: re-measures only the whiteboard rows and puts them into
+/// the existing table in place of the old ones; the other rows keep their figures.
+pub(crate) fn run_board(root: &Path) -> Result<()> {
+    let fresh = crate::bench_board::board_rows()?;
+    let doc = std::fs::read_to_string(root.join("BENCHMARKS.md"))?;
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+        anyhow::bail!("BENCHMARKS.md lacks the {BEGIN} … {END} markers");
+    };
+    let table = &doc[b..e];
+    let measured = table
+        .lines()
+        .find(|l| l.starts_with("Measured "))
+        .unwrap_or_default()
+        .split(" Whiteboard rows")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut rows: Vec<String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("|---"))
+        .skip(1)
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| board "))
+        .map(str::to_owned)
+        .collect();
+    rows.extend(fresh);
+    let date = cmd("date").args(["-u", "+%Y-%m-%d"]).output()?;
+    let header = format!("{measured} Whiteboard rows re-measured {}.", date.trim());
+    write_table_with(root, &header, &rows)
+}
+
 /// Rewrites the table between the markers in BENCHMARKS.md and in the README.
 fn write_table(root: &Path, rows: &[String]) -> Result<()> {
+    write_table_with(root, &machine(), rows)
+}
+
+fn write_table_with(root: &Path, header: &str, rows: &[String]) -> Result<()> {
     let table = format!(
-        "{BEGIN}\n{}\n\n| what | result | target | reproduce |\n|---|---|---|---|\n{}\n",
-        machine(),
+        "{BEGIN}\n{header}\n\n| what | result | target | reproduce |\n|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
     for file in ["BENCHMARKS.md", "README.md"] {

@@ -2,6 +2,7 @@
 //! and their helpers. Only std and anyhow, so it builds in seconds on a fresh machine.
 
 mod bench;
+mod bench_board;
 mod bench_publish;
 mod fuzz;
 mod pulse;
@@ -22,7 +23,7 @@ usage: cargo xtask <command>
                   (under Xvfb when there is no display)
   test            set up, then run every test: Rust (nextest), UI (vitest, vue-tsc),
                   real audio through PulseAudio, and the WebDriver suite
-  bench           run the benchmarks and write BENCHMARKS.md
+  bench [board]   run the benchmarks and write BENCHMARKS.md (`board`: only the whiteboard rows)
   setup           install system packages and tools only
   ui              build the UI only
   bindings        regenerate ui/src/bindings.ts from the Rust commands
@@ -42,7 +43,11 @@ fn main() -> Result<()> {
         Some("bench") => {
             setup::ensure(setup::Purpose::Run)?;
             build_ui(&root)?;
-            bench::run(&root)
+            match args.get(1).map(String::as_str) {
+                Some("board") => bench::run_board(&root),
+                None => bench::run(&root),
+                Some(other) => anyhow::bail!("unknown bench group {other:?}: try `board`"),
+            }
         }
         Some("setup") => setup::ensure(setup::Purpose::Test),
         Some("ui") => build_ui(&root),

@@ -1,10 +1,15 @@
 //! The signaling hub: one task owns [`Rooms`] and talks to every WebSocket.
 //!
 //! Each connection has an outbound queue of [`CONN_QUEUE`] messages. Signaling is small
-//! and rare, and board ops come at pen speed (about 20 a second per drawer); a client
-//! that lets 64 messages pile up is not reading, so it is closed (`bye` is not even
+//! and rare, and board ops come at pen speed (up to 60 a second per drawer); a client
+//! that lets 256 messages pile up is not reading, so it is closed (`bye` is not even
 //! attempted) rather than letting the hub hold its backlog. A board client that comes
 //! back catches up with `board_sync`, so it loses nothing but time.
+//!
+//! The bound is above what one turn of the hub can write to a connection that reads
+//! well: the hub handles up to 128 inputs before tokio makes it yield to the writers, and
+//! in a room where everyone holds the pen those inputs arrive together (the board
+//! benchmark's `room` scenario cut healthy clients with a bound of 64).
 
 use crate::metrics::Metrics;
 use crate::room::{Asset, AssetLimits, ConnId, Now, RoomInput, RoomOutput, Rooms, Stored};
@@ -18,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Messages queued per connection before it is dropped as too slow.
-pub const CONN_QUEUE: usize = 64;
+pub const CONN_QUEUE: usize = 256;
 
 /// What goes out on one WebSocket.
 #[derive(Debug)]
