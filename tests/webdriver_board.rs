@@ -2,7 +2,8 @@
 //! Chromium students join by the class link, and everyone draws with real mouse input.
 //! The teacher's strokes reach both students; a student without the pen cannot draw;
 //! with the pen, the student's stroke reaches everyone; a late joiner sees the whole
-//! board; a student whose connection drops comes back to a board that lost nothing.
+//! board; a student whose connection drops comes back to a board that lost nothing; the
+//! teacher saves the board as a PDF.
 //! Screenshots go to `$LECTERN_ARTIFACTS`.
 
 use std::time::Duration;
@@ -156,6 +157,25 @@ fn webdriver_the_board_is_shared_by_the_console_and_two_chromium_students() {
     assert!(
         reconnects.as_u64() > Some(1),
         "Wang Fang's page never reconnected: {reconnects}"
+    );
+
+    // The teacher saves the board as a PDF: it lands in the export folder, one page.
+    let pdf = teacher
+        .wait_for("[data-testid=board-export-pdf]:not([disabled])", SOON)
+        .unwrap();
+    teacher.click(&pdf).unwrap();
+    let saved = teacher
+        .wait_for("[data-testid=board-export-saved]", SOON)
+        .unwrap();
+    let text = teacher.text(&saved).unwrap();
+    let path = data.path().join("exports").join("art-3b-board.pdf");
+    assert!(text.contains(&*path.to_string_lossy()), "{text}");
+    let bytes = std::fs::read(&path).unwrap();
+    let head = String::from_utf8_lossy(&bytes);
+    assert!(
+        head.starts_with("%PDF-1.4") && head.contains("/Count 1") && head.contains("/DCTDecode"),
+        "not the board's PDF: {} bytes",
+        bytes.len()
     );
 
     teacher.screenshot(&artifact("board-teacher.png")).unwrap();

@@ -82,6 +82,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         commands::class::class_start,
         commands::class::class_current,
         commands::class::class_stop,
+        commands::files::save_export,
+        commands::board::board_convert,
     ])
 }
 

@@ -20,6 +20,15 @@ pub fn data_dir() -> PathBuf {
     dirs::data_dir().map_or_else(|| PathBuf::from(".lectern"), |d| d.join(IDENTIFIER))
 }
 
+/// Where exported files go: `LECTERN_EXPORT_DIR` if set (tests, portable installs), else
+/// the user's Downloads folder, else `exports/` in the data directory.
+pub fn export_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LECTERN_EXPORT_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::download_dir().unwrap_or_else(|| data_dir().join("exports"))
+}
+
 /// The database file inside a data directory.
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)

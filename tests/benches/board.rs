@@ -443,12 +443,7 @@ async fn late_join(relay: &RelayThread, who: &str) -> (f64, f64, usize) {
     let at = text.find("\"snapshot\":").expect("a snapshot field") + "\"snapshot\":".len();
     let snapshot = Snapshot::from_json(&text[at..text.len() - 1]).expect("a snapshot");
     let parse = t1.elapsed().as_secs_f64() * 1000.0;
-    let shapes: usize = snapshot
-        .board
-        .pages()
-        .iter()
-        .map(|p| p.shapes.len())
-        .sum();
+    let shapes: usize = snapshot.board.pages().iter().map(|p| p.shapes.len()).sum();
     assert_eq!(
         shapes,
         PAGES * STROKES_PER_PAGE,

@@ -30,7 +30,9 @@ pub struct RelayThread {
 
 impl std::fmt::Debug for RelayThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RelayThread").field("http", &self.http).finish_non_exhaustive()
+        f.debug_struct("RelayThread")
+            .field("http", &self.http)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,4 +117,3 @@ pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     f64::from(sorted[i]) / 1000.0
 }
-

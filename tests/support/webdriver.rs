@@ -190,11 +190,14 @@ pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 }
 
 /// The app on synthetic devices with an embedded relay on free ports, English UI, its
-/// data in `data_dir`, under its own tauri-driver; the Class page open.
+/// data in `data_dir` (exports in `data_dir/exports`), under its own tauri-driver; the
+/// Class page open.
 pub fn open_class_page(data_dir: &std::path::Path) -> Result<(Driver, Session)> {
+    let exports = data_dir.join("exports").to_string_lossy().into_owned();
     let data_dir = data_dir.to_string_lossy().into_owned();
     let env = [
         ("LECTERN_DATA_DIR", data_dir.as_str()),
+        ("LECTERN_EXPORT_DIR", exports.as_str()),
         ("LECTERN_SYNTHETIC_DEVICES", "1"),
         ("LANG", "en_US.UTF-8"),
         ("LC_ALL", "en_US.UTF-8"),

@@ -160,6 +160,32 @@ async classStop() : Promise<Result<null, ApiError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Saves a file the UI made into the Downloads folder (`LECTERN_EXPORT_DIR` when set)
+ * and returns its path. `data` is the file, base64-encoded.
+ */
+async saveExport(name: string, data: string) : Promise<Result<string, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_export", { name, data }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Converts an office document (`name` for its type, `data` base64) to a PDF, returned
+ * base64. Errors: `not_found` (LibreOffice is not installed), `invalid_input` (a type
+ * we do not convert, or a document LibreOffice could not read), `busy` (it took too
+ * long), `too_large`.
+ */
+async boardConvert(name: string, data: string) : Promise<Result<string, ApiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("board_convert", { name, data }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 

@@ -11,7 +11,16 @@ fn field(line: &str, key: &str) -> f64 {
 
 fn bench(name: &str, arg: &str) -> Result<String> {
     cmd("cargo")
-        .args(["bench", "-q", "-p", "lectern-e2e", "--bench", name, "--", arg])
+        .args([
+            "bench",
+            "-q",
+            "-p",
+            "lectern-e2e",
+            "--bench",
+            name,
+            "--",
+            arg,
+        ])
         .output()
 }
 

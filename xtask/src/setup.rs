@@ -55,6 +55,9 @@ const APT_TEST: &[&str] = &[
     // Office documents (PPTX, DOCX, ODP) onto the whiteboard: LibreOffice headless.
     "libreoffice-writer-nogui",
     "libreoffice-impress-nogui",
+    // The mini-program's stand-in: ffmpeg pushes RTMP like `live-pusher` and plays RTMP
+    // and HTTP-FLV like `live-player`.
+    "ffmpeg",
 ];
 
 /// Node.js 18 is the oldest the UI toolchain (Vite 6) supports.

@@ -1,7 +1,9 @@
 //! Tauri commands, one file per area. Each only translates between IPC and the crates.
 
+pub mod board;
 pub mod class;
 pub mod devices;
+pub mod files;
 pub mod preview;
 pub mod relay;
 pub mod selfcheck;

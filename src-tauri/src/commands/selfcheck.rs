@@ -119,7 +119,7 @@ pub async fn export_report(state: State<'_, AppState>, id: i64) -> Result<String
         .language
         .unwrap_or_else(i18n::system_language);
     let document = i18n::export_document(&report, language);
-    let dir = dirs::download_dir().unwrap_or_else(|| crate::paths::data_dir().join("exports"));
+    let dir = crate::paths::export_dir();
     let stamp: String = report
         .created_at
         .chars()

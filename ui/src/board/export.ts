@@ -1,19 +1,22 @@
 // Saving one page as a picture: SVG from `exportSvg`, PNG drawn at the page's own size
 // (1600 × 900) with the same `drawShape` the canvas uses.
 //
-// The file is handed to the browser as a download (`<a download>` on a blob URL). Browsers
-// and WebView2 (Windows) save it; the macOS and Linux webviews of Tauri may ignore it —
-// the app has no save-dialog command yet (see README).
+// A browser gets the file as a download (`<a download>` on a blob URL); the console hands
+// it to Rust, which saves it into the Downloads folder (`save.ts`), because the macOS and
+// Linux webviews of Tauri ignore download links.
 
 import { fitInPage } from "./backgrounds";
 import { drawShape, sourceSize, type Ctx2D, type Resolvers } from "./render";
 import { exportSvg } from "./svg";
 import { PAGE_HEIGHT, PAGE_WIDTH, type Page } from "./types";
 
-/** A file name for page `index` (0-based) of `room`: `math-7a-page-2.png`. */
-export function exportFileName(room: string, index: number, ext: "png" | "svg"): string {
-  const safe = room.replace(/[^A-Za-z0-9_.-]/g, "_") || "board";
-  return `${safe}-page-${index + 1}.${ext}`;
+/**
+ * A file name for page `index` (0-based) of `room`, `math-7a-page-2.png`, or for the
+ * whole board when `index` is negative, `math-7a-board.pdf`.
+ */
+export function exportFileName(room: string, index: number, ext: "png" | "svg" | "pdf"): string {
+  const safe = room.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^\.+/, "") || "board";
+  return index < 0 ? `${safe}-board.${ext}` : `${safe}-page-${index + 1}.${ext}`;
 }
 
 export function pageSvgBlob(page: Page): Blob {

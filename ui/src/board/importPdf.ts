@@ -62,6 +62,10 @@ export const IMPORT_ERROR_CODES = [
   "forbidden",
   "not_found",
   "refused",
+  "office_missing",
+  "office_unsupported",
+  "office_timeout",
+  "office_failed",
 ] as const;
 
 /** The catalog key of the sentence for an import error `code`. */

@@ -81,6 +81,8 @@ describe("export", () => {
   it("names files after the room and page", () => {
     expect(exportFileName("math-7a", 0, "png")).toBe("math-7a-page-1.png");
     expect(exportFileName("数学 7", 2, "svg")).toBe("___7-page-3.svg");
+    expect(exportFileName("math-7a", -1, "pdf")).toBe("math-7a-board.pdf");
+    expect(exportFileName("..", -1, "pdf")).toBe("board-board.pdf");
   });
 
   it("paints the page on white with every shape", () => {
