@@ -333,10 +333,7 @@ pub fn encode(value: &Amf0Value, out: &mut BytesMut) -> Result<(), Amf0Error> {
 
 fn encode_properties(props: &[(String, Amf0Value)], out: &mut BytesMut) -> Result<(), Amf0Error> {
     for (name, value) in props {
-        // An empty name would read back as the object end.
-        if name.is_empty() {
-            continue;
-        }
+        // An empty name is unambiguous: no value starts with the object-end marker.
         out.put_u16(u16::try_from(name.len()).map_err(|_| Amf0Error::TooLargeToEncode)?);
         out.put_slice(name.as_bytes());
         encode(value, out)?;
@@ -396,6 +393,18 @@ mod tests {
                 .windows(5)
                 .any(|w| w == [LONG_STRING, 0, 1, 0x11, 0x70])
         );
+    }
+
+    #[test]
+    fn empty_property_names_round_trip() {
+        // Found by the amf0 fuzz target: the encoder used to skip them, and wrote a count
+        // that disagreed with what followed.
+        let v = vec![Amf0Value::EcmaArray(vec![
+            (String::new(), Amf0Value::Number(1.0)),
+            ("a".into(), Amf0Value::Null),
+        ])];
+        let bytes = encode_all(&v).unwrap();
+        assert_eq!(decode_all(&bytes, Amf0Limits::default()).unwrap(), v);
     }
 
     #[test]
