@@ -643,3 +643,144 @@ async fn bad_peers_are_dropped_while_ffmpeg_keeps_publishing() {
     }
     assert_eq!(s.results.iter().filter(|r| r.is_none()).count(), 1);
 }
+
+// ---- seed corpora ---------------------------------------------------------------------
+
+/// Passes reads and writes through and keeps a copy of what was read.
+struct Tap<S> {
+    inner: S,
+    read: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Tap<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let new = buf.filled()[before..].to_vec();
+        self.read.lock().unwrap().extend_from_slice(&new);
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Tap<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Regenerates the fuzz seeds from real ffmpeg traffic:
+/// `LECTERN_RTMP_CAPTURE=crates/relay/fuzz/corpus cargo nextest run -p lectern-relay
+/// --test rtmp_ffmpeg --run-ignored only capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes fuzz seeds; run by hand with LECTERN_RTMP_CAPTURE set"]
+async fn capture_ffmpeg_seeds() {
+    let Some(dir) = std::env::var_os("LECTERN_RTMP_CAPTURE").map(std::path::PathBuf::from) else {
+        eprintln!("SKIPPED: set LECTERN_RTMP_CAPTURE to the fuzz corpus directory");
+        return;
+    };
+    if !have_ffmpeg() {
+        return;
+    }
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let d = dir.join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), bytes).unwrap();
+    };
+    for (name, args) in [("baseline", BASELINE), ("bframes", WITH_B_FRAMES)] {
+        let bridge = TestBridge::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let read = Arc::new(Mutex::new(Vec::new()));
+        let tap_read = read.clone();
+        let server_bridge = bridge.clone();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let tap = Tap {
+                inner: stream,
+                read: tap_read,
+            };
+            rtmp::serve_connection(tap, ShellConfig::default(), server_bridge).await
+        });
+        let url = format!("rtmp://{addr}/room1/teacher?token=abc");
+        assert_ok("ffmpeg publish", &publish(&url, 48000, args).await);
+        server.await.unwrap().unwrap();
+        let read = read.lock().unwrap().clone();
+        // After the handshake: the chunk stream (connect … the first frames).
+        let chunks = &read[1 + 2 * 1536..];
+        let cut = chunks.len().min(12 * 1024);
+        write(
+            "rtmp_session",
+            &format!("seed-ffmpeg-{name}"),
+            &chunks[..cut],
+        );
+        write("rtmp_chunk", &format!("seed-ffmpeg-{name}"), &chunks[..cut]);
+        // FLV of the first tags.
+        let tags = recording(&bridge, "room1", "teacher").await;
+        let mut flv = BytesMut::from(&FlvMuxer::header(true, true)[..]);
+        for tag in tags.iter().take(12) {
+            FlvMuxer::tag(tag, &mut flv).unwrap();
+        }
+        write("flv_tag", &format!("seed-ffmpeg-{name}"), &flv);
+        let script = tags.iter().find(|t| t.kind == TagKind::Script).unwrap();
+        write(
+            "amf0",
+            &format!("seed-ffmpeg-onmetadata-{name}"),
+            &script.data,
+        );
+    }
+    // The commands ffmpeg sends, as AMF0 bodies.
+    let connect = rtmp::amf0::encode_all(&[
+        Amf0Value::string("connect"),
+        Amf0Value::Number(1.0),
+        Amf0Value::object([
+            ("app", Amf0Value::string("room1")),
+            ("type", Amf0Value::string("nonprivate")),
+            (
+                "flashVer",
+                Amf0Value::string("FMLE/3.0 (compatible; Lavf59.27.100)"),
+            ),
+            ("tcUrl", Amf0Value::string("rtmp://127.0.0.1:1935/room1")),
+        ]),
+    ])
+    .unwrap();
+    write("amf0", "seed-connect", &connect);
+    let publish = rtmp::amf0::encode_all(&[
+        Amf0Value::string("publish"),
+        Amf0Value::Number(5.0),
+        Amf0Value::Null,
+        Amf0Value::string("teacher?token=abc"),
+        Amf0Value::string("live"),
+    ])
+    .unwrap();
+    write("amf0", "seed-publish", &publish);
+    let mixed = rtmp::amf0::encode_all(&[
+        Amf0Value::StrictArray(vec![Amf0Value::Number(1.0), Amf0Value::Undefined]),
+        Amf0Value::Date {
+            millis: 1.7e12,
+            timezone: 0,
+        },
+        Amf0Value::String("x".repeat(300)),
+    ])
+    .unwrap();
+    write("amf0", "seed-strict-array-date", &mixed);
+}
