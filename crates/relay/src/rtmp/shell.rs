@@ -267,6 +267,7 @@ where
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use tokio::io::AsyncWriteExt;
 
     fn video(key: bool, ts: u32) -> Tag {
         Tag {
@@ -281,6 +282,36 @@ mod tests {
             kind: TagKind::Audio,
             timestamp: ts,
             data: Bytes::from_static(&[0xaf, 1, 5]),
+        }
+    }
+
+    struct RefuseAll;
+
+    impl Bridge for RefuseAll {
+        async fn publish(&mut self, _: &StreamRequest) -> Result<mpsc::Sender<Tag>, Rejection> {
+            Err(Rejection::Unauthorized)
+        }
+        async fn play(&mut self, _: &StreamRequest) -> Result<ViewerReceiver, Rejection> {
+            Err(Rejection::Unauthorized)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_or_half_finished_handshake_times_out() {
+        let config = ShellConfig {
+            session: SessionConfig {
+                setup_timeout: Duration::from_millis(200),
+                ..SessionConfig::default()
+            },
+            ..ShellConfig::default()
+        };
+        for sent in [&[][..], &[3u8; 700][..]] {
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            client.write_all(sent).await.unwrap();
+            let started = Instant::now();
+            let result = serve_connection(server, config, RefuseAll).await;
+            assert!(matches!(result, Err(RtmpError::Timeout(_))), "{result:?}");
+            assert!(started.elapsed() < Duration::from_secs(2));
         }
     }
 
