@@ -510,6 +510,37 @@ mod tests {
         assert_eq!(&out[16 + 129..16 + 133], &0x0123_4567u32.to_be_bytes());
     }
 
+    /// Bytes written by hand from the spec, so a mistake shared by our encoder and
+    /// decoder cannot hide.
+    #[test]
+    fn hand_built_extended_timestamps_and_wrap_decode() {
+        let mut b = vec![0x04, 0xff, 0xff, 0xff, 0, 0, 200, 9, 1, 0, 0, 0];
+        b.extend_from_slice(&0xffff_fff0u32.to_be_bytes()); // extended absolute
+        b.extend_from_slice(&[1; 128]);
+        b.push(0xc4); // fmt 3 continuation: repeats the extended field
+        b.extend_from_slice(&0xffff_fff0u32.to_be_bytes());
+        b.extend_from_slice(&[2; 72]);
+        b.extend_from_slice(&[0x84, 0, 0, 0x20]); // fmt 2: delta 0x20, wraps to 0x10
+        b.extend_from_slice(&[3; 128]);
+        b.push(0xc4); // continuation, no extended field now
+        b.extend_from_slice(&[4; 72]);
+        b.push(0xc4); // fmt 3, new message: the same delta again
+        b.extend_from_slice(&[5; 128]);
+        b.push(0xc4);
+        b.extend_from_slice(&[6; 72]);
+        let mut dec = ChunkDecoder::new(ChunkLimits::default());
+        dec.push(&b);
+        let got: Vec<u32> = decode_all(&mut dec)
+            .into_iter()
+            .map(|(_, m)| {
+                assert_eq!(m.payload.len(), 200);
+                m.timestamp
+            })
+            .collect();
+        assert_eq!(got, [0xffff_fff0, 0x10, 0x30]);
+        assert_eq!(dec.pending(), 0);
+    }
+
     #[test]
     fn chunk_size_can_change_between_messages() {
         let mut enc = ChunkEncoder::new();
