@@ -82,6 +82,29 @@ impl Tag {
     }
 }
 
+/// Extends the 32-bit millisecond timestamps of RTMP and FLV to 64 bits across wraps
+/// (every 49.7 days, or at once when a publisher starts near 2³²): a step of less than
+/// 2³¹ ms either way from the previous timestamp is taken as the real step.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimestampUnwrap {
+    last: Option<u64>,
+}
+
+impl TimestampUnwrap {
+    /// The 64-bit timestamp of `ts`.
+    pub fn extend(&mut self, ts: u32) -> u64 {
+        let out = match self.last {
+            None => u64::from(ts),
+            Some(last) => {
+                let step = i64::from(ts.wrapping_sub(last as u32) as i32);
+                (last as i64).saturating_add(step).max(0) as u64
+            }
+        };
+        self.last = Some(out);
+        out
+    }
+}
+
 /// Why FLV or one of its payloads could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -770,6 +793,18 @@ mod tests {
         assert_eq!(annexb_to_avcc(&back), avcc);
         assert!(avcc_to_annexb(&[0, 0, 0, 9, 0x65], 4).is_err());
         assert!(avcc_nalus(&[0, 0], 4).is_err());
+    }
+
+    #[test]
+    fn timestamps_unwrap_past_two_to_the_32() {
+        let mut u = TimestampUnwrap::default();
+        assert_eq!(u.extend(0xffff_ff00), 0xffff_ff00);
+        assert_eq!(u.extend(0x0000_0010), 0x1_0000_0010);
+        assert_eq!(u.extend(0xffff_fff0), 0x1_0000_0010 - 0x20); // a small step back
+        assert_eq!(u.extend(0x0000_0100), 0x1_0000_0100);
+        let mut u = TimestampUnwrap::default();
+        assert_eq!(u.extend(10), 10);
+        assert_eq!(u.extend(0xffff_fff0), 0); // before zero: clamped
     }
 
     #[test]

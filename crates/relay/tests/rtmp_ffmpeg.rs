@@ -495,6 +495,42 @@ async fn ffmpeg_publishes_b_frames_with_composition_times() {
         "{} frames with a composition time",
         sum.nonzero_cts
     );
+
+    // Played back, a real decoder sees the B-frames and decodes every frame.
+    let probe = run(
+        "ffprobe",
+        [
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,has_b_frames,nb_read_frames",
+            "-of",
+            "compact",
+            &format!("rtmp://{addr}/room1/student2?token=abc"),
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_ok("ffprobe over RTMP", &probe);
+    let text = String::from_utf8_lossy(&probe.stdout);
+    eprintln!("{text}");
+    let video = text
+        .lines()
+        .find(|l| l.contains("codec_name=h264"))
+        .unwrap_or_else(|| panic!("no h264 in {text}"));
+    assert!(!video.contains("has_b_frames=0"), "{video}");
+    let frames: usize = video
+        .split('|')
+        .find_map(|kv| kv.strip_prefix("nb_read_frames="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        frames + 2 >= sum.video_frames,
+        "{video} of {}",
+        sum.video_frames
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
