@@ -15,7 +15,9 @@
 //!   sequence header (AVC/AAC config, metadata) that does not fit means the viewer stays
 //!   behind: it is disconnected, and the relay stops feeding it.
 //! - **Socket writes** that make no progress for [`ShellConfig::write_timeout`] end the
-//!   connection.
+//!   connection. A viewer evicted while its task waits on the socket (the usual case:
+//!   it stopped reading) is therefore gone within that time-out; one evicted while the
+//!   task waits for tags is closed at once.
 
 use std::future::Future;
 use std::sync::Arc;
