@@ -102,6 +102,9 @@ pub enum RtmpError {
     /// A protocol control or user control message is too short.
     #[error("malformed control message type {0}")]
     BadControl(u8),
+    /// An aggregate message whose sub-messages run past its end.
+    #[error("malformed aggregate message")]
+    BadAggregate,
     /// A command lacks a required part (name, transaction id, argument).
     #[error("malformed {0} command")]
     BadCommand(&'static str),

@@ -487,9 +487,43 @@ impl ServerSession {
                 let values = amf0::decode_all(body, self.config.amf_limits)?;
                 self.handle_command(msg.stream_id, values)?;
             }
-            // Aggregate messages are not sent by the pushers we bridge; anything else is
-            // unknown and harmless to skip.
+            msg_type::AGGREGATE => self.handle_aggregate(msg)?,
+            // Anything else is unknown and harmless to skip.
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// An aggregate: FLV-tag-shaped sub-messages (11-byte header, body, 4-byte back
+    /// pointer) whose timestamps are re-based on the aggregate's own. A sub-message
+    /// whose size runs past the end is an error; the back pointer is not checked (some
+    /// servers write it wrong, and nothing depends on it).
+    fn handle_aggregate(&mut self, msg: Message) -> Result<(), RtmpError> {
+        let mut rest = msg.payload.clone();
+        let mut first_ts = None;
+        while !rest.is_empty() {
+            let h = rest.get(..11).ok_or(RtmpError::BadAggregate)?;
+            let type_id = h[0];
+            let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+            let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
+            if rest.len() < 11 + len + 4 {
+                return Err(RtmpError::BadAggregate);
+            }
+            let first = *first_ts.get_or_insert(ts);
+            let sub = Message {
+                type_id,
+                stream_id: msg.stream_id,
+                timestamp: msg.timestamp.wrapping_add(ts.wrapping_sub(first)),
+                payload: rest.slice(11..11 + len),
+            };
+            rest = rest.slice(11 + len + 4..);
+            // Only media and data may be aggregated; never recurse.
+            if matches!(
+                type_id,
+                msg_type::AUDIO | msg_type::VIDEO | msg_type::DATA_AMF0
+            ) {
+                self.handle_message(sub)?;
+            }
         }
         Ok(())
     }

@@ -430,3 +430,41 @@ fn timeouts_and_protocol_violations_end_the_connection() {
     assert_eq!(s.poll_timeout(), Some(quiet));
     assert!(s.handle_timeout(quiet).is_err());
 }
+
+#[test]
+fn aggregate_messages_are_split_and_rebased() {
+    let (mut s, mut c, now, _, _) = up_to_publish("room1", "teacher?token=abc");
+    s.accept_publish(now).unwrap();
+    drain(&mut s);
+    let sub = |type_id: u8, ts: u32, body: &[u8]| {
+        let mut b = vec![type_id];
+        b.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        b.extend_from_slice(&ts.to_be_bytes()[1..]);
+        b.push((ts >> 24) as u8);
+        b.extend_from_slice(&[0, 0, 0]);
+        b.extend_from_slice(body);
+        b.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+        b
+    };
+    let mut agg = sub(msg_type::VIDEO, 5000, &[0x17, 1, 0, 0, 0]);
+    agg.extend(sub(msg_type::AUDIO, 5023, &[0xaf, 1, 7]));
+    let input = c.message(6, msg_type::AGGREGATE, 1, 100, &agg);
+    s.handle_input(now, &input).unwrap();
+    let got: Vec<(TagKind, u32)> = drain(&mut s)
+        .events
+        .into_iter()
+        .map(|e| match e {
+            Event::Media(t) => (t.kind, t.timestamp),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, [(TagKind::Video, 100), (TagKind::Audio, 123)]);
+    // A sub-message that claims more than is there.
+    let mut lying = sub(msg_type::VIDEO, 0, &[0x17, 1, 0, 0, 0]);
+    lying[3] = 200;
+    let input = c.message(6, msg_type::AGGREGATE, 1, 200, &lying);
+    assert!(matches!(
+        s.handle_input(now, &input),
+        Err(RtmpError::BadAggregate)
+    ));
+}
