@@ -593,7 +593,7 @@ impl ServerSession {
             }
             "FCUnpublish" => {
                 if let Phase::Publishing { .. } = self.phase {
-                    self.phase = Phase::Connected;
+                    self.back_to_connected();
                     self.event(Event::Unpublished);
                 }
                 self.reply_empty_result(tid);
@@ -625,11 +625,11 @@ impl ServerSession {
                 };
                 match self.phase {
                     Phase::Publishing { stream_id } if stream_id == target => {
-                        self.phase = Phase::Connected;
+                        self.back_to_connected();
                         self.event(Event::Unpublished);
                     }
                     Phase::Playing { stream_id } if stream_id == target => {
-                        self.phase = Phase::Connected;
+                        self.back_to_connected();
                         self.event(Event::PlayStopped);
                     }
                     _ => {}
@@ -640,6 +640,13 @@ impl ServerSession {
             // live stream, and no client waits for an answer.
             _ => Ok(()),
         }
+    }
+
+    /// After a stop the client gets a fresh set-up period to publish or play again (or
+    /// leave) before the connection times out.
+    fn back_to_connected(&mut self) {
+        self.phase = Phase::Connected;
+        self.setup_deadline = self.last_input + self.config.setup_timeout;
     }
 
     fn require_connected(&self, what: &'static str) -> Result<(), RtmpError> {

@@ -224,8 +224,11 @@ fn publish_with_the_token_on_the_stream_name() {
         0,
         &[Amf0Value::string("FCUnpublish"), Amf0Value::Number(6.0)],
     );
-    s.handle_input(now, &input).unwrap();
+    let later = now + Duration::from_secs(60);
+    s.handle_input(later, &input).unwrap();
     assert_eq!(drain(&mut s).events, [Event::Unpublished]);
+    // A fresh set-up period, not the one that ran out long ago.
+    assert_eq!(s.poll_timeout(), Some(later + Duration::from_secs(10)));
 }
 
 #[test]
