@@ -13,7 +13,18 @@ use anyhow::{Context, Result, bail};
 use crate::sh::{cmd, has};
 
 /// One per parser of network input; see `crates/relay/fuzz/README.md`.
-const TARGETS: &[&str] = &["token", "stun", "h264", "sdp_offer", "signaling", "probe"];
+const TARGETS: &[&str] = &[
+    "token",
+    "stun",
+    "h264",
+    "sdp_offer",
+    "signaling",
+    "probe",
+    "amf0",
+    "rtmp_chunk",
+    "rtmp_session",
+    "flv_tag",
+];
 
 /// Seconds per target for `cargo xtask fuzz`.
 pub(crate) const DEFAULT_SECONDS: u64 = 20;

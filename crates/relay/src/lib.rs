@@ -14,11 +14,13 @@
 
 mod auth;
 mod config;
+pub mod flv;
 mod http;
 mod hub;
 mod metrics;
 pub mod probe;
 pub mod room;
+pub mod rtmp;
 pub mod sfu;
 
 pub use auth::{Access, AuthError, MAX_TOKEN_LEN, TokenSigner, unix_now};
