@@ -24,6 +24,147 @@ pub struct ClassAccess {
     pub student_token: String,
 }
 
+/// A standalone relay the teacher's settings point at: classes go there instead of to the
+/// relay inside the app, with tokens this console signs with that relay's secret.
+#[derive(Clone)]
+pub struct RemoteRelay {
+    base: String,
+    signer: lectern_relay::TokenSigner,
+}
+
+impl std::fmt::Debug for RemoteRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("RemoteRelay")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidInput, message)
+}
+
+impl RemoteRelay {
+    /// The remote relay the settings name, `None` for the built-in one. A URL must be
+    /// `http://` or `https://` with a host and nothing after the path's root; a secret
+    /// must come with it.
+    pub fn from_settings(s: &lectern_proto::RelaySettings) -> Result<Option<Self>, ApiError> {
+        let Some(url) = s.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let base = url.trim_end_matches('/');
+        let rest = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{url:?}: a relay URL starts with https:// or http://"
+                ))
+            })?;
+        if rest.is_empty()
+            || rest.contains(['/', '?', '#', '@'])
+            || rest.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(format!(
+                "{url:?}: a relay URL is a scheme and a host with an optional port, like https://relay.example.org"
+            )));
+        }
+        let secret = s.secret.as_deref().unwrap_or_default();
+        if secret.trim().is_empty() {
+            return Err(invalid(
+                "a remote relay needs its token secret (the relay's --secret)",
+            ));
+        }
+        Ok(Some(Self {
+            base: base.to_owned(),
+            signer: lectern_relay::TokenSigner::new(secret.as_bytes()),
+        }))
+    }
+
+    /// Its base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Answers when the relay is up (`GET /healthz`), with a clear error when not.
+    pub async fn check(&self) -> Result<(), ApiError> {
+        let unreachable = |why: String| {
+            ApiError::new(
+                ErrorCode::Unreachable,
+                format!("the relay at {} does not answer: {why}", self.base),
+            )
+        };
+        let client = lectern_client::http::client(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(3),
+        );
+        let resp = client
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(unreachable(format!("HTTP {}", resp.status())));
+        }
+        Ok(())
+    }
+
+    /// URLs and tokens for a class in `room`: everyone uses the relay's own URL.
+    pub fn class_access(
+        &self,
+        room: &lectern_proto::RoomId,
+        teacher: &str,
+        ttl: std::time::Duration,
+    ) -> Result<ClassAccess, ApiError> {
+        Ok(ClassAccess {
+            local: self.base.clone(),
+            public: self.base.clone(),
+            teacher_token: self.signer.issue(
+                room.clone(),
+                teacher_peer()?,
+                teacher,
+                lectern_proto::Role::Teacher,
+                ttl,
+            ),
+            student_token: self.signer.issue_invite(
+                room.clone(),
+                lectern_proto::Role::Student,
+                ttl,
+            ),
+        })
+    }
+
+    /// The self-check's probe target: this relay, with a short token of its own.
+    pub fn probe_target(&self) -> lectern_client::netprobe::ProbeTarget {
+        lectern_client::netprobe::ProbeTarget {
+            base_url: self.base.clone(),
+            token: probe_token(&self.signer),
+            udp_addr: None,
+        }
+    }
+}
+
+fn teacher_peer() -> Result<lectern_proto::PeerId, ApiError> {
+    lectern_proto::PeerId::new("teacher").map_err(|e| invalid(e.to_string()))
+}
+
+/// A one-minute teacher token for the probe's own room, `selfcheck`.
+fn probe_token(signer: &lectern_relay::TokenSigner) -> Option<String> {
+    lectern_proto::RoomId::new("selfcheck")
+        .ok()
+        .zip(lectern_proto::PeerId::new("teacher").ok())
+        .map(|(room, peer)| {
+            signer.issue(
+                room,
+                peer,
+                "",
+                lectern_proto::Role::Teacher,
+                std::time::Duration::from_secs(60),
+            )
+        })
+}
+
 /// The app's own relay.
 #[derive(Debug)]
 pub struct EmbeddedRelay {
@@ -118,16 +259,12 @@ impl EmbeddedRelay {
         } else {
             url(relay.http_addr().ip(), port)
         };
-        let peer = |s: &str| {
-            lectern_proto::PeerId::new(s)
-                .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))
-        };
         Ok(ClassAccess {
             local,
             public,
             teacher_token: relay.signer().issue(
                 room.clone(),
-                peer("teacher")?,
+                teacher_peer()?,
                 teacher,
                 lectern_proto::Role::Teacher,
                 ttl,
@@ -140,12 +277,15 @@ impl EmbeddedRelay {
         })
     }
 
-    /// What the self-check's network stage probes. `LECTERN_SELFCHECK_RELAY` (with
-    /// `LECTERN_SELFCHECK_TOKEN` for relays that want one) points it at another relay,
-    /// such as the server a class will really use; otherwise the embedded relay, with a
-    /// short token this app signs itself, so the probe works however the relay's probe
+    /// What the self-check's network stage probes: the relay classes will use. That is
+    /// `LECTERN_SELFCHECK_RELAY` when set (with `LECTERN_SELFCHECK_TOKEN` for relays that
+    /// want one), else the remote relay of the settings, else the embedded relay — with
+    /// a short token this app signs itself, so the probe works however the relay's probe
     /// access is set.
-    pub async fn network_check(&self) -> lectern_client::selfcheck::NetworkCheck {
+    pub async fn network_check(
+        &self,
+        remote: Option<&RemoteRelay>,
+    ) -> lectern_client::selfcheck::NetworkCheck {
         use lectern_client::netprobe::ProbeTarget;
         use lectern_client::selfcheck::NetworkCheck;
         if let Some(url) = std::env::var("LECTERN_SELFCHECK_RELAY")
@@ -158,6 +298,9 @@ impl EmbeddedRelay {
                 udp_addr: None,
             });
         }
+        if let Some(remote) = remote {
+            return NetworkCheck::Relay(remote.probe_target());
+        }
         let slot = self.slot.read().await;
         let Slot::Running(relay) = &*slot else {
             return NetworkCheck::Down("the relay inside Lectern".into());
@@ -167,18 +310,7 @@ impl EmbeddedRelay {
         } else {
             relay.http_addr().ip()
         };
-        let token = lectern_proto::RoomId::new("selfcheck")
-            .ok()
-            .zip(lectern_proto::PeerId::new("teacher").ok())
-            .map(|(room, peer)| {
-                relay.signer().issue(
-                    room,
-                    peer,
-                    "",
-                    lectern_proto::Role::Teacher,
-                    std::time::Duration::from_secs(60),
-                )
-            });
+        let token = probe_token(relay.signer());
         NetworkCheck::Relay(ProbeTarget {
             base_url: url(ip, relay.http_addr().port()),
             token,
@@ -226,5 +358,79 @@ impl EmbeddedRelay {
             }
         }
         status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lectern_proto::RelaySettings;
+
+    fn settings(url: &str, secret: &str) -> RelaySettings {
+        RelaySettings {
+            url: Some(url.into()),
+            secret: Some(secret.into()),
+        }
+    }
+
+    #[test]
+    fn no_url_is_the_built_in_relay_and_bad_ones_are_refused() {
+        assert!(
+            RemoteRelay::from_settings(&RelaySettings::default())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            RemoteRelay::from_settings(&settings("  ", "s"))
+                .unwrap()
+                .is_none()
+        );
+        for bad in [
+            "relay.example.org",
+            "ftp://relay.example.org",
+            "https://",
+            "https://relay.example.org/path",
+            "https://relay.example.org?x=1",
+            "https://user@relay.example.org",
+            "https://relay example.org",
+        ] {
+            let e = RemoteRelay::from_settings(&settings(bad, "s")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+        }
+        let e =
+            RemoteRelay::from_settings(&settings("https://relay.example.org", " ")).unwrap_err();
+        assert!(e.message.contains("secret"), "{e:?}");
+    }
+
+    #[test]
+    fn class_tokens_are_signed_with_the_remote_relays_secret() {
+        let secret = "a-server-secret-a-server-secret-!";
+        let remote =
+            RemoteRelay::from_settings(&settings("https://relay.example.org:8443/", secret))
+                .unwrap()
+                .unwrap();
+        assert_eq!(remote.base(), "https://relay.example.org:8443");
+        let room = lectern_proto::RoomId::new("math-7a").unwrap();
+        let access = remote
+            .class_access(&room, "Ms Li", std::time::Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(access.local, "https://relay.example.org:8443");
+        assert_eq!(access.public, access.local);
+        // The relay, knowing the same secret, accepts them; another secret does not.
+        let relay = lectern_relay::TokenSigner::new(secret.as_bytes());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = relay.verify(&access.teacher_token, now).unwrap();
+        assert_eq!(claims.role, lectern_proto::Role::Teacher);
+        assert_eq!(claims.room, room);
+        let other = lectern_relay::TokenSigner::new(&b"another-secret-another-secret-!!"[..]);
+        assert!(other.verify(&access.teacher_token, now).is_err());
+        assert!(relay.verify(&access.student_token, now).unwrap().invite);
+        assert!(
+            !format!("{remote:?}").contains(secret),
+            "the secret stays out of logs"
+        );
     }
 }

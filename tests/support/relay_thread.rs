@@ -39,6 +39,12 @@ impl std::fmt::Debug for RelayThread {
 impl RelayThread {
     /// Starts the relay (loopback, no TCP media) and waits until it listens.
     pub fn start() -> Self {
+        Self::with_secret(String::new())
+    }
+
+    /// The same with a fixed token secret (empty: a random one), as a standalone relay
+    /// on a server runs.
+    pub fn with_secret(secret: String) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (cpu_tx, mut cpu_rx) = mpsc::channel::<oneshot::Sender<f64>>(4);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -52,6 +58,7 @@ impl RelayThread {
                     http: "127.0.0.1:0".parse().expect("addr"),
                     media: "127.0.0.1:0".parse().expect("addr"),
                     tcp: false,
+                    secret,
                     ..RelayConfig::default()
                 })
                 .await

@@ -88,6 +88,7 @@ impl Driver {
     }
 
     fn session_with(&self, capabilities: Value) -> Result<Session> {
+        lectern_client::http::ensure_crypto_provider();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()?;

@@ -127,7 +127,8 @@ async relayStatus() : Promise<Result<RelayStatus, ApiError>> {
 }
 },
 /**
- * Starts a class in `room` (or a new room) on the embedded relay: opens the selected
+ * Starts a class in `room` (or a new room) on the relay of the settings (the embedded
+ * one unless a standalone relay is set, which must answer first): opens the selected
  * devices (or keeps the preview's), encodes and publishes them, and returns the links.
  * `events` receives the publish link's state and one-second figures.
  */
@@ -738,6 +739,21 @@ error: ApiError | null;
  */
 reconnects: number }
 /**
+ * Where classes are held: the relay inside the app (the default), or a standalone
+ * `lectern-relay` on a server, which the self-check's network probe then measures too.
+ */
+export type RelaySettings = { 
+/**
+ * Base URL of a standalone relay, such as `https://relay.school.example`; `None`
+ * holds classes on the relay inside the app.
+ */
+url: string | null; 
+/**
+ * That relay's token secret (its `--secret`): the console signs the class's tokens
+ * with it, as the relay's operator would.
+ */
+secret: string | null }
+/**
  * Where the relay inside the app is.
  */
 export type RelayState = 
@@ -808,7 +824,11 @@ export type Settings = {
 /**
  * `None` follows the OS locale.
  */
-language: Language | null; devices: DeviceSelection }
+language: Language | null; devices: DeviceSelection; 
+/**
+ * Where classes are held.
+ */
+relay: RelaySettings }
 /**
  * How much a finding matters for the class about to start.
  */

@@ -12,6 +12,7 @@
 
 mod error;
 mod feedback;
+pub mod http;
 mod link;
 mod live;
 pub mod netprobe;

@@ -18,11 +18,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP client for WHIP exchanges.
 pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .connect_timeout(Duration::from_secs(3))
-        .build()
-        .unwrap_or_default()
+    crate::http::client(HTTP_TIMEOUT, Duration::from_secs(3))
 }
 
 /// Offers `sdp` to the WHIP endpoint at `url` with a bearer `token`.

@@ -33,6 +33,6 @@ pub use selfcheck::{
     NetworkTransport, ParamValue, PublishResolution, ReportSummary, SelfCheckProgress,
     SelfCheckReport, Severity, SpeakerMethod, SpeakerStats, Stage, Verdict, sort_findings,
 };
-pub use settings::{Language, Settings};
+pub use settings::{Language, RelaySettings, Settings};
 pub use signal::*;
 pub use token::{Grants, JoinRequest, JoinResponse, MAX_NAME_CHARS, Role, TokenClaims};

@@ -41,6 +41,22 @@ pub struct Settings {
     /// `None` follows the OS locale.
     pub language: Option<Language>,
     pub devices: DeviceSelection,
+    /// Where classes are held.
+    pub relay: RelaySettings,
+}
+
+/// Where classes are held: the relay inside the app (the default), or a standalone
+/// `lectern-relay` on a server, which the self-check's network probe then measures too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(default)]
+pub struct RelaySettings {
+    /// Base URL of a standalone relay, such as `https://relay.school.example`; `None`
+    /// holds classes on the relay inside the app.
+    pub url: Option<String>,
+    /// That relay's token secret (its `--secret`): the console signs the class's tokens
+    /// with it, as the relay's operator would.
+    pub secret: Option<String>,
 }
 
 #[cfg(test)]
@@ -62,5 +78,6 @@ mod tests {
         let s: Settings = serde_json::from_str(r#"{"language":"zh-CN"}"#).unwrap();
         assert_eq!(s.language, Some(Language::ZhCn));
         assert_eq!(s.devices, DeviceSelection::default());
+        assert_eq!(s.relay, RelaySettings::default());
     }
 }

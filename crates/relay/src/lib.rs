@@ -113,6 +113,9 @@ fn bind_media(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 impl Relay {
     /// Binds the ports and starts the relay's tasks on the current tokio runtime.
     pub async fn start(mut config: RelayConfig) -> Result<Self, RelayError> {
+        // rustls's process-wide provider: ring, which DTLS already uses. HTTP clients in
+        // the same process (the console's, tests') find it installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let bind_err = |addr| move |source| RelayError::Bind { addr, source };
         // `[::]` is dual-stack on Linux, macOS and Windows; where IPv6 is switched off,
         // fall back to IPv4 only.

@@ -4,8 +4,10 @@ use tauri::ipc::Channel;
 
 use crate::AppState;
 use crate::class::{CLASS_TTL, Class, qr_svg, room_name};
+use crate::relay::RemoteRelay;
 
-/// Starts a class in `room` (or a new room) on the embedded relay: opens the selected
+/// Starts a class in `room` (or a new room) on the relay of the settings (the embedded
+/// one unless a standalone relay is set, which must answer first): opens the selected
 /// devices (or keeps the preview's), encodes and publishes them, and returns the links.
 /// `events` receives the publish link's state and one-second figures.
 #[tauri::command]
@@ -20,10 +22,20 @@ pub async fn class_start(
         return Err(ApiError::new(ErrorCode::Busy, "a class is already running"));
     }
     let room = room_name(room.as_deref())?;
-    let access = state
-        .relay
-        .class_access(&room, "Teacher", CLASS_TTL)
-        .await?;
+    let settings = state.store.settings().await.unwrap_or_default();
+    // A standalone relay from the settings, or the one inside the app.
+    let access = match RemoteRelay::from_settings(&settings.relay)? {
+        Some(remote) => {
+            remote.check().await?;
+            remote.class_access(&room, "Teacher", CLASS_TTL)?
+        }
+        None => {
+            state
+                .relay
+                .class_access(&room, "Teacher", CLASS_TTL)
+                .await?
+        }
+    };
     let join_url = format!(
         "{}/room/{room}?token={}",
         access.public, access.student_token
@@ -40,12 +52,7 @@ pub async fn class_start(
         join_qr_svg: qr_svg(&join_url)?,
         join_url,
     };
-    let selection = state
-        .store
-        .settings()
-        .await
-        .map(|s| s.devices)
-        .unwrap_or_default();
+    let selection = settings.devices;
     let mut capture = state.capture.lock().await;
     let open = super::preview::ensure_open(&mut capture, &state.devices, &selection).await?;
     let started = Class::start(info.clone(), &open.session, events)?;

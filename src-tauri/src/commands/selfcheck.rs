@@ -47,7 +47,14 @@ pub async fn run_selfcheck(
         // A closed window just stops listening; the check finishes and is stored anyway.
         let _ = progress.send(p);
     };
-    let network = state.relay.network_check().await;
+    // The relay classes will use; a remote one the settings name but cannot be read
+    // falls back to the embedded relay (the settings page shows that error).
+    let remote = state.store.settings().await.ok().and_then(|s| {
+        crate::relay::RemoteRelay::from_settings(&s.relay)
+            .ok()
+            .flatten()
+    });
+    let network = state.relay.network_check(remote.as_ref()).await;
     let report = lectern_client::selfcheck::run(
         &state.devices,
         &open.session,

@@ -22,6 +22,8 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<Settings, ApiErr
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<(), ApiError> {
+    // A remote relay that could not be used is refused here, not at the start of a class.
+    crate::relay::RemoteRelay::from_settings(&settings.relay)?;
     state
         .store
         .save_settings(&settings)

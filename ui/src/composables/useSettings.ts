@@ -1,5 +1,5 @@
 import { reactive, ref } from "vue";
-import { commands, type DeviceSelection, type Language, type Settings } from "../bindings";
+import { commands, type ApiError, type DeviceSelection, type Language, type RelaySettings, type Settings } from "../bindings";
 import { applyLanguage, browserLanguage, i18n } from "../i18n";
 import { inTauri } from "../lib/env";
 import { toApiError } from "../lib/errors";
@@ -8,13 +8,14 @@ import { useToast } from "./useToast";
 const settings = reactive<Settings>({
   language: null,
   devices: { camera: null, microphone: null, speaker: null },
+  relay: { url: null, secret: null },
 });
 const language = ref<Language>("en");
 const loaded = ref(false);
 
 async function save(): Promise<void> {
   if (!inTauri()) return;
-  const snapshot: Settings = { language: settings.language, devices: { ...settings.devices } };
+  const snapshot: Settings = { language: settings.language, devices: { ...settings.devices }, relay: { ...settings.relay } };
   let failure: unknown = null;
   try {
     const result = await commands.saveSettings(snapshot);
@@ -42,6 +43,7 @@ async function load(): Promise<void> {
     if (result.status === "ok") {
       settings.language = result.data.language;
       Object.assign(settings.devices, result.data.devices);
+      Object.assign(settings.relay, result.data.relay);
     }
   } catch {
     // Fall through to the system language; the settings stay at their defaults.
@@ -71,7 +73,24 @@ async function setDevice(kind: keyof DeviceSelection, id: string | null): Promis
   await save();
 }
 
+/**
+ * Saves where classes are held; resolves to the error when the relay settings are
+ * refused (a bad URL, a missing secret), leaving the saved ones as they were.
+ */
+async function setRelay(next: RelaySettings): Promise<ApiError | null> {
+  if (!inTauri()) return null;
+  const snapshot: Settings = { language: settings.language, devices: { ...settings.devices }, relay: { ...next } };
+  try {
+    const result = await commands.saveSettings(snapshot);
+    if (result.status === "error") return result.error;
+  } catch (e) {
+    return toApiError(e);
+  }
+  Object.assign(settings.relay, next);
+  return null;
+}
+
 /** The teacher's saved choices, shared by the whole app. */
 export function useSettings() {
-  return { settings, language, loaded, load, setLanguage, setDevice };
+  return { settings, language, loaded, load, setLanguage, setDevice, setRelay };
 }

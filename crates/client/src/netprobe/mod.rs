@@ -65,11 +65,7 @@ pub async fn run(
         upload_at_ceiling: false,
         samples: 0,
     };
-    let http = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .connect_timeout(Duration::from_secs(3))
-        .build()
-        .unwrap_or_default();
+    let http = crate::http::client(HTTP_TIMEOUT, Duration::from_secs(3));
     let grant = match open(&http, &base, target.token.as_deref()).await {
         Ok(g) => g,
         Err(ClientError::Unreachable(why)) => {
