@@ -25,11 +25,11 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::statistics::StatsSelector;
@@ -102,8 +102,7 @@ pub(crate) async fn run(
     let (mut pc, estimate) = build_pc(local, start_bps, config.max_bps + AUDIO_BPS)
         .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
-    let audio = pc.add_track(track(RtpCodecKind::Audio)).map_err(rtc_err)?;
-    let video = pc.add_track(track(RtpCodecKind::Video)).map_err(rtc_err)?;
+    let (audio, video) = add_senders(&mut pc).map_err(rtc_err)?;
     let offer = pc.create_offer(None).map_err(rtc_err)?;
     pc.set_local_description(Instant::now(), offer)
         .map_err(rtc_err)?;
@@ -402,6 +401,23 @@ fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
     }
 }
 
+/// The audio and video senders, send-only: a WHIP publisher receives nothing (RFC 9725
+/// §4.2), so the offer says `a=sendonly` and the relay needs no receive state for us.
+fn add_senders(
+    pc: &mut RTCPeerConnection,
+) -> Result<(RTCRtpSenderId, RTCRtpSenderId), rtc::shared::error::Error> {
+    let sendonly = || {
+        Some(RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendonly,
+            streams: vec![],
+            send_encodings: vec![],
+        })
+    };
+    let audio = pc.add_transceiver_from_track(track(RtpCodecKind::Audio), sendonly())?;
+    let video = pc.add_transceiver_from_track(track(RtpCodecKind::Video), sendonly())?;
+    Ok((audio.into(), video.into()))
+}
+
 fn track(kind: RtpCodecKind) -> MediaStreamTrack {
     MediaStreamTrack::new(
         "lectern".to_owned(),
@@ -516,4 +532,38 @@ async fn route_to(ip: IpAddr) -> Result<IpAddr, ClientError> {
         .local_addr()
         .map(|a| a.ip())
         .map_err(|e| ClientError::Io(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whip_offer_sends_h264_and_opus_and_receives_nothing() {
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (mut pc, _estimate) = build_pc(local, 1_000_000, 2_000_000).unwrap();
+        add_senders(&mut pc).unwrap();
+        let offer = pc.create_offer(None).unwrap();
+        pc.set_local_description(Instant::now(), offer).unwrap();
+        let sdp = pc.local_description().unwrap().sdp;
+        let media: Vec<&str> = sdp.split("m=").skip(1).collect();
+        assert_eq!(media.len(), 2, "{sdp}");
+        for m in &media {
+            assert!(m.contains("a=sendonly"), "not send-only: {m}");
+            assert!(
+                !m.contains("a=sendrecv") && !m.contains("a=recvonly"),
+                "{m}"
+            );
+        }
+        assert!(
+            media[0].starts_with("audio") && media[0].contains("opus/48000/2"),
+            "{}",
+            media[0]
+        );
+        assert!(
+            media[1].starts_with("video") && media[1].contains("H264/90000"),
+            "{}",
+            media[1]
+        );
+    }
 }
