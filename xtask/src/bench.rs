@@ -303,10 +303,18 @@ fn machine() -> String {
     )
 }
 
-/// `cargo xtask bench board`: re-measures only the whiteboard rows and puts them into
+/// `cargo xtask bench board|impaired`: re-measures one group of rows and puts them into
 /// the existing table in place of the old ones; the other rows keep their figures.
-pub(crate) fn run_board(root: &Path) -> Result<()> {
-    let fresh = crate::bench_board::board_rows()?;
+pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
+    let (fresh, prefix, name) = match group {
+        "board" => (crate::bench_board::board_rows()?, "| board ", "Whiteboard"),
+        "impaired" => (
+            crate::bench_publish::impaired_rows()?,
+            "| publisher on ",
+            "Impaired-uplink",
+        ),
+        other => anyhow::bail!("unknown bench group {other:?}: try `board` or `impaired`"),
+    };
     let doc = std::fs::read_to_string(root.join("BENCHMARKS.md"))?;
     let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
         anyhow::bail!("BENCHMARKS.md lacks the {BEGIN} … {END} markers");
@@ -316,20 +324,28 @@ pub(crate) fn run_board(root: &Path) -> Result<()> {
         .lines()
         .find(|l| l.starts_with("Measured "))
         .unwrap_or_default()
-        .split(" Whiteboard rows")
-        .next()
-        .unwrap_or_default()
         .to_owned();
+    // One note per group: an older note of this group is replaced.
+    let note = format!(" {name} rows re-measured ");
+    let measured = match measured.find(&note) {
+        Some(at) => {
+            let end = measured[at + note.len()..]
+                .find(". ")
+                .map_or(measured.len(), |e| at + note.len() + e + 1);
+            format!("{}{}", &measured[..at], &measured[end..])
+        }
+        None => measured,
+    };
     let mut rows: Vec<String> = table
         .lines()
         .skip_while(|l| !l.starts_with("|---"))
         .skip(1)
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| board "))
+        .filter(|l| l.starts_with("| ") && !l.starts_with(prefix))
         .map(str::to_owned)
         .collect();
     rows.extend(fresh);
     let date = cmd("date").args(["-u", "+%Y-%m-%d"]).output()?;
-    let header = format!("{measured} Whiteboard rows re-measured {}.", date.trim());
+    let header = format!("{}{note}{}.", measured.trim_end(), date.trim());
     write_table_with(root, &header, &rows)
 }
 

@@ -23,7 +23,7 @@ usage: cargo xtask <command>
                   (under Xvfb when there is no display)
   test            set up, then run every test: Rust (nextest), UI (vitest, vue-tsc),
                   real audio through PulseAudio, and the WebDriver suite
-  bench [board]   run the benchmarks and write BENCHMARKS.md (`board`: only the whiteboard rows)
+  bench [GROUP]   run the benchmarks and write BENCHMARKS.md (`board` or `impaired`: only those rows)
   setup           install system packages and tools only
   ui              build the UI only
   bindings        regenerate ui/src/bindings.ts from the Rust commands
@@ -44,9 +44,8 @@ fn main() -> Result<()> {
             setup::ensure(setup::Purpose::Run)?;
             build_ui(&root)?;
             match args.get(1).map(String::as_str) {
-                Some("board") => bench::run_board(&root),
+                Some(group) => bench::run_group(&root, group),
                 None => bench::run(&root),
-                Some(other) => anyhow::bail!("unknown bench group {other:?}: try `board`"),
             }
         }
         Some("setup") => setup::ensure(setup::Purpose::Test),
