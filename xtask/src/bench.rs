@@ -325,17 +325,6 @@ pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
         .find(|l| l.starts_with("Measured "))
         .unwrap_or_default()
         .to_owned();
-    // One note per group: an older note of this group is replaced.
-    let note = format!(" {name} rows re-measured ");
-    let measured = match measured.find(&note) {
-        Some(at) => {
-            let end = measured[at + note.len()..]
-                .find(". ")
-                .map_or(measured.len(), |e| at + note.len() + e + 1);
-            format!("{}{}", &measured[..at], &measured[end..])
-        }
-        None => measured,
-    };
     let mut rows: Vec<String> = table
         .lines()
         .skip_while(|l| !l.starts_with("|---"))
@@ -345,8 +334,24 @@ pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
         .collect();
     rows.extend(fresh);
     let date = cmd("date").args(["-u", "+%Y-%m-%d"]).output()?;
-    let header = format!("{}{note}{}.", measured.trim_end(), date.trim());
+    let header = with_note(&measured, name, date.trim());
     write_table_with(root, &header, &rows)
+}
+
+/// The table's "Measured …" line with "`name` rows re-measured `date`." at its end; an
+/// older note of the same group is taken out, other groups' notes stay.
+fn with_note(measured: &str, name: &str, date: &str) -> String {
+    let note = format!(" {name} rows re-measured ");
+    let kept = match measured.find(&note) {
+        Some(at) => {
+            let end = measured[at + note.len()..]
+                .find(". ")
+                .map_or(measured.len(), |e| at + note.len() + e + 1);
+            format!("{}{}", &measured[..at], &measured[end..])
+        }
+        None => measured.to_owned(),
+    };
+    format!("{}{note}{date}.", kept.trim_end())
 }
 
 /// Rewrites the table between the markers in BENCHMARKS.md and in the README.
@@ -375,6 +380,24 @@ fn write_table_with(root: &Path, header: &str, rows: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_note_replaces_its_older_self_and_keeps_the_others() {
+        let first = with_note("Measured 2026-12-03 on X.", "Whiteboard", "2026-12-04");
+        assert_eq!(
+            first,
+            "Measured 2026-12-03 on X. Whiteboard rows re-measured 2026-12-04."
+        );
+        let both = with_note(&first, "Impaired-uplink", "2026-12-05");
+        assert_eq!(
+            both,
+            "Measured 2026-12-03 on X. Whiteboard rows re-measured 2026-12-04. Impaired-uplink rows re-measured 2026-12-05."
+        );
+        assert_eq!(
+            with_note(&both, "Whiteboard", "2026-12-06"),
+            "Measured 2026-12-03 on X. Impaired-uplink rows re-measured 2026-12-05. Whiteboard rows re-measured 2026-12-06."
+        );
+    }
 
     #[test]
     fn xiu_rows_report_results_failures_and_the_ratio() {
