@@ -624,3 +624,104 @@ async fn viewers_that_stop_reading_do_not_slow_the_others() {
     assert!(dropped > 0, "the stalled viewers lost tags");
     relay.shutdown().await;
 }
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn signaling(relay: &Relay, token: &str) -> Ws {
+    let url = format!("ws://{}/ws/{ROOM}?token={token}", relay.http_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    wait_for(&mut ws, "welcome").await;
+    ws
+}
+
+async fn wait_for(ws: &mut Ws, kind: &str) -> serde_json::Value {
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} in time"))
+            .expect("socket open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            let msg: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if msg["type"] == kind {
+                return msg;
+            }
+        }
+    }
+}
+
+async fn say(ws: &mut Ws, msg: serde_json::Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        msg.to_string(),
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_on_stage_publishes_by_rtmp_until_the_teacher_takes_them_off() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let relay = start().await;
+    let teacher = token(&relay, ROOM, TEACHER, Role::Teacher);
+    let student = token(&relay, ROOM, "student-1", Role::Student);
+    let mut teacher_ws = signaling(&relay, &teacher).await;
+    let mut student_ws = signaling(&relay, &student).await;
+    say(
+        &mut teacher_ws,
+        serde_json::json!({"v": 1, "type": "invite", "peer": "student-1"}),
+    )
+    .await;
+    wait_for(&mut student_ws, "invited").await;
+    say(
+        &mut student_ws,
+        serde_json::json!({"v": 1, "type": "answer_invite", "accept": true}),
+    )
+    .await;
+    let stage = wait_for(&mut teacher_ws, "stage").await;
+    assert_eq!(stage["peers"], serde_json::json!(["student-1"]));
+
+    let started = Instant::now();
+    let pusher = spawn_publish(&rtmp_url(&relay, ROOM, "student-1", &student), 10, 25, &[]);
+    wait_live(&relay, 1).await;
+    // The teacher's console watches the student (over HTTP-FLV here).
+    let (_, configured, key) =
+        first_video_over_http(&flv_url(&relay, ROOM, "student-1", &teacher)).await;
+    assert!(configured && key);
+
+    say(
+        &mut teacher_ws,
+        serde_json::json!({"v": 1, "type": "remove_from_stage", "peer": "student-1"}),
+    )
+    .await;
+    let removed = Instant::now();
+    while relay.metrics().flv_publishers.load(Relaxed) > 0 {
+        assert!(
+            removed.elapsed() < Duration::from_secs(3),
+            "the RTMP publish outlived the stage place"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ended = finish(pusher).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "the pusher was cut off, not left to finish ({:?}, {})",
+        started.elapsed(),
+        ended.status
+    );
+    // Off stage, a new publish is refused.
+    assert_eq!(
+        rtmp_status(
+            relay.rtmp_addr().unwrap(),
+            ROOM,
+            &format!("student-1?token={student}"),
+            true
+        )
+        .await,
+        "NetStream.Publish.Unauthorized"
+    );
+    relay.shutdown().await;
+}

@@ -138,7 +138,8 @@ impl Streams {
     }
 
     /// Becomes the source of `key`: tags sent on the returned sender go to its viewers
-    /// until it is dropped. Authorization is the caller's (see [`crate::stream_auth`]).
+    /// until it is dropped. Authorization is the caller's (the relay checks tokens and the
+    /// stage in `bridge.rs` first).
     pub fn publish(&self, key: &StreamKey) -> Result<mpsc::Sender<Tag>, StreamError> {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let mut reg = self.lock();
@@ -358,4 +359,110 @@ async fn run_stream(
     metrics.flv_viewers.fetch_sub(viewers.len() as i64, Relaxed);
     // At shutdown the entry stays: the registry goes with the relay.
     tracing::debug!(%key, "stream task down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flv::TagKind;
+    use bytes::Bytes;
+
+    fn key() -> StreamKey {
+        StreamKey {
+            room: RoomId::new("math").unwrap(),
+            stream: PeerId::new("teacher").unwrap(),
+        }
+    }
+
+    fn video(key: bool, ts: u32) -> Tag {
+        Tag {
+            kind: TagKind::Video,
+            timestamp: ts,
+            data: Bytes::from(vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 9]),
+        }
+    }
+
+    fn streams() -> (Streams, watch::Sender<bool>) {
+        let (stop, stop_rx) = watch::channel(false);
+        (Streams::new(Arc::new(Metrics::default()), stop_rx), stop)
+    }
+
+    async fn next(viewer: &mut ViewerReceiver) -> Option<Tag> {
+        tokio::time::timeout(Duration::from_secs(2), viewer.recv())
+            .await
+            .expect("a tag or the end in time")
+    }
+
+    #[tokio::test]
+    async fn one_publisher_at_a_time_and_plays_only_of_live_streams() {
+        let (streams, _stop) = streams();
+        assert_eq!(streams.play(&key()).unwrap_err(), StreamError::NotFound);
+        let source = streams.publish(&key()).unwrap();
+        assert_eq!(streams.publish(&key()).unwrap_err(), StreamError::Busy);
+        let mut viewer = streams.play(&key()).unwrap();
+        source.send(video(true, 0)).await.unwrap();
+        assert_eq!(next(&mut viewer).await.unwrap().timestamp, 0);
+        // Without viewers, a stream whose source leaves is gone at once.
+        drop(viewer);
+        source.send(video(false, 40)).await.unwrap();
+        drop(source);
+        for _ in 0..100 {
+            if streams.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(streams.is_empty());
+        assert_eq!(streams.play(&key()).unwrap_err(), StreamError::NotFound);
+        assert!(streams.publish(&key()).is_ok(), "and may be published anew");
+    }
+
+    #[tokio::test]
+    async fn a_republish_resumes_waiting_viewers_on_a_keyframe() {
+        let (streams, _stop) = streams();
+        let config = Tag {
+            kind: TagKind::Video,
+            timestamp: 0,
+            data: Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]),
+        };
+        let source = streams.publish(&key()).unwrap();
+        let mut viewer = streams.play(&key()).unwrap();
+        source.send(config.clone()).await.unwrap();
+        source.send(video(true, 1000)).await.unwrap();
+        assert!(next(&mut viewer).await.unwrap().is_config());
+        assert_eq!(next(&mut viewer).await.unwrap().timestamp, 1000);
+        drop(source);
+        // The pusher reconnects within the grace and starts its clock at 0 again.
+        let source = loop {
+            match streams.publish(&key()) {
+                Ok(s) => break s,
+                Err(StreamError::Busy) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        source.send(config).await.unwrap();
+        source.send(video(false, 0)).await.unwrap();
+        source.send(video(true, 40)).await.unwrap();
+        assert!(
+            next(&mut viewer).await.unwrap().is_config(),
+            "the new config"
+        );
+        let tag = next(&mut viewer).await.unwrap();
+        assert!(tag.is_keyframe(), "the delta frame before it was held back");
+        assert!(
+            tag.timestamp > 1000,
+            "the timeline goes on: {}",
+            tag.timestamp
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_viewers() {
+        let (streams, stop) = streams();
+        let _source = streams.publish(&key()).unwrap();
+        let mut viewer = streams.play(&key()).unwrap();
+        stop.send(true).unwrap();
+        assert_eq!(next(&mut viewer).await, None);
+        assert!(!viewer.is_evicted());
+    }
 }
