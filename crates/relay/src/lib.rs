@@ -1,7 +1,8 @@
 //! Lectern's media relay.
 //!
 //! A selective forwarding unit for WebRTC (WHIP in, WHEP out) on one UDP port with an
-//! ICE-TCP fallback, rooms with a stage of up to six students, signed tokens, WebSocket
+//! ICE-TCP fallback; RTMP in and RTMP and HTTP-FLV out for WeChat mini-programs
+//! ([`stream`]); rooms with a stage of up to six students, signed tokens, WebSocket
 //! signaling, and the student web page. It runs inside the desktop app and as the
 //! standalone `lectern-relay` binary; both call [`Relay::start`].
 //!
