@@ -725,3 +725,54 @@ async fn a_student_on_stage_publishes_by_rtmp_until_the_teacher_takes_them_off()
     );
     relay.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_are_closed_at_once_and_off_means_no_listener() {
+    let relay = Relay::start(RelayConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media: "127.0.0.1:0".parse().unwrap(),
+        rtmp: Some("127.0.0.1:0".parse().unwrap()),
+        max_rtmp_connections: 1,
+        ..RelayConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = relay.rtmp_addr().unwrap();
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let mut c0c1 = vec![3u8];
+    c0c1.extend([0u8; 1536]);
+    first.write_all(&c0c1).await.unwrap();
+    let mut s0 = [0u8; 1];
+    first.read_exact(&mut s0).await.unwrap();
+    assert_eq!(s0[0], 3, "the first connection is served");
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), second.read(&mut buf))
+        .await
+        .expect("closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert_eq!(relay.metrics().stream_refusals("capacity"), 1);
+    assert_eq!(relay.metrics().rtmp_connections.load(Relaxed), 1);
+    drop(first);
+    // The slot comes back.
+    let started = Instant::now();
+    while relay.metrics().rtmp_connections.load(Relaxed) > 0 {
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third.write_all(&c0c1).await.unwrap();
+    third.read_exact(&mut s0).await.unwrap();
+    relay.shutdown().await;
+
+    let off = Relay::start(RelayConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media: "127.0.0.1:0".parse().unwrap(),
+        rtmp: None,
+        ..RelayConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(off.rtmp_addr(), None);
+    off.shutdown().await;
+}
