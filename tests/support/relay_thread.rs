@@ -52,6 +52,7 @@ impl RelayThread {
                     http: "127.0.0.1:0".parse().expect("addr"),
                     media: "127.0.0.1:0".parse().expect("addr"),
                     tcp: false,
+                    rtmp: None,
                     ..RelayConfig::default()
                 })
                 .await

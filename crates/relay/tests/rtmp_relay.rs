@@ -494,6 +494,20 @@ async fn refusals_get_their_status_while_the_class_goes_on() {
         404
     );
 
+    // A page of another origin may play: the preflight is answered.
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            flv_url(&relay, ROOM, TEACHER, &student),
+        )
+        .header("origin", "https://servicewechat.com")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
     // A real pusher without a token is refused too.
     let refused = finish(spawn_publish(
         &format!("rtmp://{addr}/{ROOM}/{TEACHER}"),
