@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::flv::{Tag, TagKind};
+use crate::flv::{CODEC_AVC, SOUND_AAC, Tag, TagKind};
 
 /// A viewer of one stream, numbered by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -233,6 +233,20 @@ impl StreamCore {
             }
             return;
         }
+        // AVC or AAC frames before their sequence header cannot be decoded (a
+        // `live-pusher` sometimes sends the AAC header late): nobody gets them.
+        let codec_config_missing = match tag.kind {
+            TagKind::Video => {
+                tag.data.first().is_some_and(|b| b & 0x0f == CODEC_AVC) && self.avc.is_none()
+            }
+            TagKind::Audio => {
+                tag.data.first().is_some_and(|b| b >> 4 == SOUND_AAC) && self.aac.is_none()
+            }
+            TagKind::Script => false,
+        };
+        if codec_config_missing {
+            return;
+        }
         let keyframe = tag.is_keyframe();
         self.cache(&tag, keyframe);
         let has_video = self.avc.is_some();
@@ -433,6 +447,32 @@ mod tests {
         core.handle_timeout(now + Duration::from_secs(5));
         assert_eq!(drain(&mut core), vec![StreamOutput::EndAll]);
         assert!(core.is_idle());
+    }
+
+    #[test]
+    fn frames_before_their_sequence_header_go_nowhere() {
+        let now = Instant::now();
+        let mut core = StreamCore::new(GopLimits::default(), Duration::from_secs(5));
+        core.handle_input(now, StreamInput::SourceUp);
+        core.handle_input(now, StreamInput::Join(ViewerId(3)));
+        core.handle_input(now, StreamInput::Tag(avc_config()));
+        core.handle_input(now, StreamInput::Tag(video(true, 0)));
+        // The AAC header comes late: the audio before it is not sent or cached.
+        core.handle_input(now, StreamInput::Tag(audio(10)));
+        core.handle_input(now, StreamInput::Tag(aac_config()));
+        core.handle_input(now, StreamInput::Tag(audio(30)));
+        let tags = sent_to(&drain(&mut core), ViewerId(3));
+        let audio_ts: Vec<u32> = tags
+            .iter()
+            .filter(|t| t.kind == TagKind::Audio && !t.is_config())
+            .map(|t| t.timestamp)
+            .collect();
+        assert_eq!(audio_ts, [30]);
+        assert_eq!(
+            core.cached_tags(),
+            2,
+            "the keyframe and the audio after the header"
+        );
     }
 
     #[test]

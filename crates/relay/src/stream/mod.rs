@@ -382,6 +382,14 @@ mod tests {
         }
     }
 
+    fn avc_config() -> Tag {
+        Tag {
+            kind: TagKind::Video,
+            timestamp: 0,
+            data: Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]),
+        }
+    }
+
     fn streams() -> (Streams, watch::Sender<bool>) {
         let (stop, stop_rx) = watch::channel(false);
         (Streams::new(Arc::new(Metrics::default()), stop_rx), stop)
@@ -400,8 +408,10 @@ mod tests {
         let source = streams.publish(&key()).unwrap();
         assert_eq!(streams.publish(&key()).unwrap_err(), StreamError::Busy);
         let mut viewer = streams.play(&key()).unwrap();
+        source.send(avc_config()).await.unwrap();
         source.send(video(true, 0)).await.unwrap();
-        assert_eq!(next(&mut viewer).await.unwrap().timestamp, 0);
+        assert!(next(&mut viewer).await.unwrap().is_config());
+        assert!(next(&mut viewer).await.unwrap().is_keyframe());
         // Without viewers, a stream whose source leaves is gone at once.
         drop(viewer);
         source.send(video(false, 40)).await.unwrap();
@@ -420,11 +430,7 @@ mod tests {
     #[tokio::test]
     async fn a_republish_resumes_waiting_viewers_on_a_keyframe() {
         let (streams, _stop) = streams();
-        let config = Tag {
-            kind: TagKind::Video,
-            timestamp: 0,
-            data: Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]),
-        };
+        let config = avc_config();
         let source = streams.publish(&key()).unwrap();
         let mut viewer = streams.play(&key()).unwrap();
         source.send(config.clone()).await.unwrap();
