@@ -706,6 +706,10 @@ async fn a_student_on_stage_publishes_by_rtmp_until_the_teacher_takes_them_off()
         first_video_over_http(&flv_url(&relay, ROOM, "student-1", &teacher)).await;
     assert!(configured && key);
 
+    let mut watching = reqwest::get(flv_url(&relay, ROOM, "student-1", &teacher))
+        .await
+        .unwrap();
+    assert_eq!(watching.status(), 200);
     say(
         &mut teacher_ws,
         serde_json::json!({"v": 1, "type": "remove_from_stage", "peer": "student-1"}),
@@ -726,6 +730,23 @@ async fn a_student_on_stage_publishes_by_rtmp_until_the_teacher_takes_them_off()
         started.elapsed(),
         ended.status
     );
+    // The viewer's body ends cleanly once no republish came within the grace.
+    let ended_after = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watching.chunk().await {
+                Ok(Some(_)) => {}
+                Ok(None) => return removed.elapsed(),
+                Err(e) => panic!("the body was cut off, not ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the body ends");
+    assert!(
+        ended_after >= Duration::from_secs(4) && ended_after < Duration::from_secs(8),
+        "{ended_after:?}"
+    );
+    assert_eq!(relay.metrics().flv_viewers.load(Relaxed), 0);
     // Off stage, a new publish is refused.
     assert_eq!(
         rtmp_status(
