@@ -811,3 +811,62 @@ async fn connections_past_the_cap_are_closed_at_once_and_off_means_no_listener()
     assert_eq!(off.rtmp_addr(), None);
     off.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pusher_that_reconnects_within_the_grace_resumes_its_viewers() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let relay = start().await;
+    let teacher = token(&relay, ROOM, TEACHER, Role::Teacher);
+    let student = token(&relay, ROOM, "student-1", Role::Student);
+    let url = rtmp_url(&relay, ROOM, TEACHER, &teacher);
+    let first = spawn_publish(&url, 3, 25, &[]);
+    wait_live(&relay, 1).await;
+    let mut resp = reqwest::get(flv_url(&relay, ROOM, TEACHER, &student))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let reader = tokio::spawn(async move {
+        let mut demux = FlvDemuxer::new(1 << 24);
+        let mut tags = Vec::new();
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(15), resp.chunk())
+            .await
+            .expect("the body goes on or ends")
+            .expect("ended cleanly, not cut off")
+        {
+            demux.push(&chunk);
+            while let Some(tag) = demux.poll_tag().unwrap() {
+                tags.push(tag);
+            }
+        }
+        tags
+    });
+    assert!(finish(first).await.status.success());
+    // The pusher comes back (a network change) and starts its clock at 0 again.
+    let second = spawn_publish(&url, 3, 25, &[]);
+    assert!(finish(second).await.status.success());
+    let tags = reader.await.unwrap();
+
+    let video: Vec<_> = tags.iter().filter(|t| t.kind == TagKind::Video).collect();
+    let configs: Vec<usize> = video
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_config())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(configs.len(), 2, "one AVC header per publish");
+    assert!(video[configs[1] + 1].is_keyframe(), "resumed on a keyframe");
+    let frames = video.iter().filter(|t| !t.is_config()).count();
+    assert!(frames >= 120, "{frames} frames over two publishes");
+    let times: Vec<u32> = video
+        .iter()
+        .filter(|t| !t.is_config())
+        .map(|t| t.timestamp)
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[1] >= w[0]),
+        "the viewer's clock never goes back"
+    );
+    relay.shutdown().await;
+}
