@@ -175,6 +175,7 @@ impl Relay {
             Some(addr) => Some(match TcpListener::bind(addr).await {
                 Ok(l) => l,
                 Err(e) if v4_any(addr) != addr && e.kind() != std::io::ErrorKind::AddrInUse => {
+                    tracing::info!("no IPv6 ({e}): RTMP on IPv4 only");
                     TcpListener::bind(v4_any(addr))
                         .await
                         .map_err(bind_err(v4_any(addr)))?
@@ -183,7 +184,10 @@ impl Relay {
             }),
         };
         let rtmp_addr = match &rtmp {
-            Some(l) => Some(l.local_addr().map_err(bind_err(http_addr))?),
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(bind_err(config.rtmp.expect("bound")))?,
+            ),
             None => None,
         };
         let announced = announce_addresses(&config, media_addr.ip());
@@ -329,7 +333,9 @@ async fn serve_rtmp(
     mut stop: watch::Receiver<bool>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
-    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        max.min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let metrics = gate.metrics.clone();
     loop {
         let (socket, peer) = tokio::select! {
