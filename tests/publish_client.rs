@@ -136,6 +136,7 @@ async fn the_publisher_comes_back_by_itself_after_the_relay_restarts() {
         http,
         media,
         secret: SECRET.into(),
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

@@ -498,6 +498,7 @@ async fn ipv4_and_ipv6_peers_share_one_dual_stack_port() {
         media: "[::]:0".parse().unwrap(),
         public_ips: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
         secret: SECRET.into(),
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

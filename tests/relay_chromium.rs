@@ -110,6 +110,7 @@ impl Class {
             http: "127.0.0.1:0".parse()?,
             media: "127.0.0.1:0".parse()?,
             secret: SECRET.into(),
+            rtmp: None,
             ..RelayConfig::default()
         }))?;
         let base = format!("http://{}", relay.http_addr());
@@ -150,6 +151,7 @@ impl Class {
             http,
             media,
             secret: SECRET.into(),
+            rtmp: None,
             ..RelayConfig::default()
         }))?);
         Ok(())

@@ -201,6 +201,7 @@ impl EmbeddedRelay {
                     Relay::start(RelayConfig {
                         http: any(config.http),
                         media: any(config.media),
+                        rtmp: config.rtmp.map(any),
                         ..config
                     })
                     .await

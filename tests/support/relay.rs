@@ -17,6 +17,7 @@ pub async fn start_loopback() -> Relay {
         http: "127.0.0.1:0".parse().expect("valid address"),
         media: "127.0.0.1:0".parse().expect("valid address"),
         secret: SECRET.into(),
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

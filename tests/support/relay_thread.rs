@@ -59,6 +59,7 @@ impl RelayThread {
                     media: "127.0.0.1:0".parse().expect("addr"),
                     tcp: false,
                     secret,
+                    rtmp: None,
                     ..RelayConfig::default()
                 })
                 .await

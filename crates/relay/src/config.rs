@@ -14,6 +14,14 @@ pub struct RelayConfig {
     /// Address of the shared media port, UDP and (when `tcp` is on) ICE-TCP. Default
     /// `[::]:8687`, dual-stack like `http`; port 0 picks a free one.
     pub media: SocketAddr,
+    /// RTMP address (mini-program `live-pusher` in, `live-player` out; ffmpeg, OBS).
+    /// Default `[::]:1935`, dual-stack like `http` (falls back to `0.0.0.0`); `"off"` in
+    /// the file or the environment (`None` here) does not listen for RTMP at all.
+    /// HTTP-FLV play is on the `http` address either way.
+    #[serde(deserialize_with = "addr_or_off")]
+    pub rtmp: Option<SocketAddr>,
+    /// Most RTMP connections at once; more are closed at once, before the handshake.
+    pub max_rtmp_connections: usize,
     /// Offer ICE-TCP on the media port for networks that block UDP.
     pub tcp: bool,
     /// Addresses announced to peers. Empty: every address of this machine's interfaces
@@ -71,6 +79,8 @@ impl Default for RelayConfig {
         Self {
             http: "[::]:8686".parse().expect("valid literal"),
             media: "[::]:8687".parse().expect("valid literal"),
+            rtmp: Some("[::]:1935".parse().expect("valid literal")),
+            max_rtmp_connections: 1000,
             tcp: true,
             public_ips: Vec::new(),
             include_loopback: true,
@@ -82,6 +92,22 @@ impl Default for RelayConfig {
             probe: ProbeAccess::Open,
         }
     }
+}
+
+/// Parses an address, or `off` for none.
+pub fn parse_addr_or_off(s: &str) -> Result<Option<SocketAddr>, String> {
+    match s.trim() {
+        "off" | "none" | "" => Ok(None),
+        a => a
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{e} (expected an address like [::]:1935, or off)")),
+    }
+}
+
+fn addr_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_addr_or_off(&s).map_err(serde::de::Error::custom)
 }
 
 /// Why a configuration could not be loaded.
@@ -158,6 +184,16 @@ impl RelayConfig {
         if let Some(v) = env("LECTERN_RELAY_MEDIA") {
             self.media = parse("LECTERN_RELAY_MEDIA", v)?;
         }
+        if let Some(v) = env("LECTERN_RELAY_RTMP") {
+            self.rtmp = parse_addr_or_off(&v).map_err(|reason| ConfigError::Env {
+                name: "LECTERN_RELAY_RTMP",
+                value: v,
+                reason,
+            })?;
+        }
+        if let Some(v) = env("LECTERN_RELAY_MAX_RTMP_CONNECTIONS") {
+            self.max_rtmp_connections = parse("LECTERN_RELAY_MAX_RTMP_CONNECTIONS", v)?;
+        }
         if let Some(v) = env("LECTERN_RELAY_TCP") {
             self.tcp = parse("LECTERN_RELAY_TCP", v)?;
         }
@@ -221,6 +257,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.probe, ProbeAccess::Token);
+    }
+
+    #[test]
+    fn rtmp_has_an_address_or_is_off() {
+        assert_eq!(
+            RelayConfig::default().rtmp,
+            Some("[::]:1935".parse().unwrap())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "rtmp = \"off\"\n").unwrap();
+        assert_eq!(RelayConfig::load(Some(&path), |_| None).unwrap().rtmp, None);
+        std::fs::write(&path, "rtmp = \"127.0.0.1:19350\"\n").unwrap();
+        let config = RelayConfig::load(Some(&path), |_| None).unwrap();
+        assert_eq!(config.rtmp, Some("127.0.0.1:19350".parse().unwrap()));
+        let config = RelayConfig::load(Some(&path), |n| {
+            (n == "LECTERN_RELAY_RTMP").then(|| "off".into())
+        })
+        .unwrap();
+        assert_eq!(config.rtmp, None);
+        let err = RelayConfig::load(None, |n| (n == "LECTERN_RELAY_RTMP").then(|| "1935".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("LECTERN_RELAY_RTMP=1935"), "{err}");
     }
 
     #[test]

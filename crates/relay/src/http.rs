@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     /// Largest board asset upload, in bytes.
     pub max_asset_bytes: usize,
     pub probe: crate::config::ProbeAccess,
+    /// Authorizes and joins FLV streams (HTTP-FLV play).
+    pub streams: crate::bridge::StreamGate,
 }
 
 /// An error answered as `{code, message}` with the matching status.
@@ -114,6 +116,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             "/probe/{id}/upload",
             post(probe_upload).layer(DefaultBodyLimit::max(PROBE_UPLOAD_MAX)),
+        )
+        .route(
+            "/flv/{room}/{file}",
+            get(flv_get).layer(middleware::from_fn(flv_cors)),
         )
         .route("/ws/{room}", get(ws_upgrade))
         .route("/room/{room}", get(student_page))
@@ -203,6 +209,81 @@ async fn asset_cors(req: Request, next: Next) -> Response {
         "etag, content-length",
     );
     resp
+}
+
+/// Open CORS on HTTP-FLV: a page of any origin (flv.js, a mini-program web view) may
+/// play with a token.
+async fn flv_cors(req: Request, next: Next) -> Response {
+    let mut resp = if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    open_cors(
+        resp.headers_mut(),
+        "GET, OPTIONS",
+        "authorization",
+        "content-type",
+    );
+    resp
+}
+
+/// `GET /flv/{room}/{stream}.flv?token=…`: a live stream as HTTP-FLV. The FLV header,
+/// then the stream's sequence headers and cached GOP, then live tags, one chunk per
+/// tag. The viewer's queue is an RTMP player's ([`crate::stream::VIEWER_QUEUE`]): a
+/// reader that falls behind loses audio and delta frames until a keyframe fits, and
+/// one that stays behind is cut off (the connection is dropped, not ended cleanly).
+/// When the publisher leaves for good the body ends normally.
+async fn flv_get(
+    State(state): State<AppState>,
+    Path((room, file)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    let Some(stream) = file.strip_suffix(".flv") else {
+        return Err(HttpError(ApiError::new(
+            ErrorCode::NotFound,
+            "HTTP-FLV streams end in .flv",
+        )));
+    };
+    let token = if q.token.is_empty() {
+        bearer(&headers)
+    } else {
+        q.token.as_str()
+    };
+    let viewer = state
+        .streams
+        .play(&room, stream, token)
+        .map_err(|why| HttpError(why.api_error()))?;
+    let header = futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(
+        crate::flv::FlvMuxer::header(true, true),
+    )));
+    let tags = futures_util::stream::unfold(Some(viewer), |viewer| async move {
+        let mut viewer = viewer?;
+        loop {
+            match viewer.recv().await {
+                Some(tag) => {
+                    let mut out = bytes::BytesMut::with_capacity(tag.data.len() + 15);
+                    // A tag over FLV's 16 MiB cannot come from RTMP's 8 MiB limit;
+                    // skip rather than end the stream if one ever does.
+                    if crate::flv::FlvMuxer::tag(&tag, &mut out).is_ok() {
+                        return Some((Ok(out.freeze()), Some(viewer)));
+                    }
+                }
+                None if viewer.is_evicted() => {
+                    return Some((Err(std::io::Error::other("the viewer fell behind")), None));
+                }
+                None => return None,
+            }
+        }
+    });
+    use futures_util::StreamExt as _;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "video/x-flv")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .body(Body::from_stream(header.chain(tags)))
+        .expect("static headers are valid"))
 }
 
 fn parse_room(room: &str) -> HttpResult<RoomId> {

@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::room::{Asset, AssetLimits, ConnId, Now, RoomInput, RoomOutput, Rooms, Stored};
 use crate::sfu::EngineEvent;
 use crate::sfu::shell::Command;
+use crate::stream::{StreamKey, Streams};
 use lectern_proto::{ApiError, AssetRef, Envelope, ErrorCode, RoomId, TokenClaims};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub async fn run(
     engine: mpsc::Sender<Command>,
     metrics: Arc<Metrics>,
     asset_limits: AssetLimits,
+    streams: Streams,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rooms = Rooms::with_asset_limits(asset_limits);
@@ -94,7 +96,7 @@ pub async fn run(
             biased;
             _ = shutdown.changed() => {
                 rooms.handle_input(now(), RoomInput::Shutdown);
-                deliver(&mut rooms, &mut conns, &engine, &metrics);
+                deliver(&mut rooms, &mut conns, &engine, &streams, &metrics);
                 break;
             }
             Some(cmd) = commands.recv() => match cmd {
@@ -130,7 +132,7 @@ pub async fn run(
                 rooms.handle_timeout(Instant::now());
             }
         }
-        deliver(&mut rooms, &mut conns, &engine, &metrics);
+        deliver(&mut rooms, &mut conns, &engine, &streams, &metrics);
         metrics.rooms.store(rooms.room_count() as i64, Relaxed);
         metrics
             .board_asset_bytes
@@ -145,6 +147,7 @@ fn deliver(
     rooms: &mut Rooms,
     conns: &mut HashMap<ConnId, mpsc::Sender<WsOut>>,
     engine: &mpsc::Sender<Command>,
+    streams: &Streams,
     metrics: &Metrics,
 ) {
     while let Some(out) = rooms.poll_output() {
@@ -167,6 +170,11 @@ fn deliver(
                 continue;
             }
             RoomOutput::EndPublish { room, peer } => {
+                // Off the stage: an RTMP publish of theirs ends too.
+                streams.end_source(&StreamKey {
+                    room: room.clone(),
+                    stream: peer.clone(),
+                });
                 if engine.try_send(Command::EndPublish { room, peer }).is_err() {
                     tracing::warn!("media engine queue full: stage removal not applied");
                 }

@@ -1,7 +1,8 @@
 //! Lectern's media relay.
 //!
 //! A selective forwarding unit for WebRTC (WHIP in, WHEP out) on one UDP port with an
-//! ICE-TCP fallback, rooms with a stage of up to six students, signed tokens, WebSocket
+//! ICE-TCP fallback; RTMP in and RTMP and HTTP-FLV out for WeChat mini-programs
+//! ([`stream`]); rooms with a stage of up to six students, signed tokens, WebSocket
 //! signaling, and the student web page. It runs inside the desktop app and as the
 //! standalone `lectern-relay` binary; both call [`Relay::start`].
 //!
@@ -13,6 +14,7 @@
 //! - Protocol logic (rooms, the SFU engine) is driven with explicit time and no I/O.
 
 mod auth;
+mod bridge;
 mod config;
 pub mod flv;
 mod http;
@@ -22,9 +24,12 @@ pub mod probe;
 pub mod room;
 pub mod rtmp;
 pub mod sfu;
+mod stall;
+pub mod stream;
 
 pub use auth::{Access, AuthError, MAX_TOKEN_LEN, TokenSigner, unix_now};
-pub use config::{ConfigError, ProbeAccess, RelayConfig};
+pub use bridge::StreamRefusal;
+pub use config::{ConfigError, ProbeAccess, RelayConfig, parse_addr_or_off};
 pub use metrics::{DropReason, Metrics, ProbeOutcome};
 
 use sfu::{Engine, EngineConfig, LocalTransport};
@@ -55,6 +60,7 @@ pub enum RelayError {
 pub struct Relay {
     http_addr: SocketAddr,
     media_addr: SocketAddr,
+    rtmp_addr: Option<SocketAddr>,
     announced: Vec<IpAddr>,
     signer: TokenSigner,
     metrics: Arc<Metrics>,
@@ -134,6 +140,7 @@ impl Relay {
                 tracing::info!("no IPv6 ({e}): relay on IPv4 only");
                 config.media = v4_any(config.media);
                 config.http = v4_any(config.http);
+                config.rtmp = config.rtmp.map(v4_any);
                 bind_media(config.media).map_err(bind_err(config.media))?
             }
             Err(e) => return Err(bind_err(config.media)(e)),
@@ -166,6 +173,26 @@ impl Relay {
             .await
             .map_err(bind_err(config.http))?;
         let http_addr = http.local_addr().map_err(bind_err(config.http))?;
+        let rtmp = match config.rtmp {
+            None => None,
+            Some(addr) => Some(match TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(e) if v4_any(addr) != addr && e.kind() != std::io::ErrorKind::AddrInUse => {
+                    tracing::info!("no IPv6 ({e}): RTMP on IPv4 only");
+                    TcpListener::bind(v4_any(addr))
+                        .await
+                        .map_err(bind_err(v4_any(addr)))?
+                }
+                Err(e) => return Err(bind_err(addr)(e)),
+            }),
+        };
+        let rtmp_addr = match &rtmp {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(bind_err(config.rtmp.expect("bound")))?,
+            ),
+            None => None,
+        };
         let announced = announce_addresses(&config, media_addr.ip());
         if announced.is_empty() {
             return Err(RelayError::NoAddress);
@@ -180,6 +207,13 @@ impl Relay {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (engine_tx, engine_rx) = mpsc::channel(64);
         let (hub_tx, hub_rx) = mpsc::channel(1024);
+        let streams = stream::Streams::new(metrics.clone(), shutdown_rx.clone());
+        let gate = bridge::StreamGate {
+            signer: signer.clone(),
+            hub: hub_tx.clone(),
+            streams: streams.clone(),
+            metrics: metrics.clone(),
+        };
 
         let engine = Engine::new(
             EngineConfig {
@@ -207,9 +241,18 @@ impl Relay {
                 engine_tx.clone(),
                 metrics.clone(),
                 config.asset_limits(),
+                streams,
                 shutdown_rx.clone(),
             )),
         ];
+        if let Some(listener) = rtmp {
+            tasks.push(tokio::spawn(serve_rtmp(
+                listener,
+                gate.clone(),
+                config.max_rtmp_connections,
+                shutdown_rx.clone(),
+            )));
+        }
         let state = http::AppState {
             signer: signer.clone(),
             engine: engine_tx,
@@ -218,11 +261,12 @@ impl Relay {
             next_conn: Arc::new(AtomicU64::new(1)),
             max_asset_bytes: config.max_asset_bytes,
             probe: config.probe,
+            streams: gate,
         };
         let app = http::router(state);
         let mut stop = shutdown_rx;
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(http, app)
+            let served = axum::serve(stall::HttpListener(http), app)
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })
@@ -231,10 +275,11 @@ impl Relay {
                 tracing::error!("http server: {e}");
             }
         }));
-        tracing::info!(%http_addr, %media_addr, ?announced, "relay started");
+        tracing::info!(%http_addr, %media_addr, ?rtmp_addr, ?announced, "relay started");
         Ok(Self {
             http_addr,
             media_addr,
+            rtmp_addr,
             announced,
             signer,
             metrics,
@@ -251,6 +296,11 @@ impl Relay {
     /// Where the media port (UDP, and ICE-TCP when on) listens.
     pub fn media_addr(&self) -> SocketAddr {
         self.media_addr
+    }
+
+    /// Where RTMP listens, unless it is off.
+    pub fn rtmp_addr(&self) -> Option<SocketAddr> {
+        self.rtmp_addr
     }
 
     /// Addresses announced in ICE candidates.
@@ -275,4 +325,67 @@ impl Relay {
             let _ = task.await;
         }
     }
+}
+
+/// Accepts RTMP connections until shutdown, at most `max` at once; each connection runs
+/// [`rtmp::serve_connection`] in its own task and is dropped at shutdown.
+async fn serve_rtmp(
+    listener: TcpListener,
+    gate: bridge::StreamGate,
+    max: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        max.min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let metrics = gate.metrics.clone();
+    loop {
+        let (socket, peer) = tokio::select! {
+            () = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: let it pass, do not spin.
+                    tracing::warn!("RTMP accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.stream_refused("capacity");
+            tracing::warn!(%peer, "RTMP connection refused: {max} open already");
+            drop(socket);
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        metrics.rtmp_accepted.fetch_add(1, Relaxed);
+        metrics.rtmp_connections.fetch_add(1, Relaxed);
+        let gate = gate.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let metrics = gate.metrics.clone();
+            let io = bridge::Counted {
+                io: socket,
+                metrics: metrics.clone(),
+            };
+            let bridge = bridge::RelayBridge(gate);
+            tokio::select! {
+                served = rtmp::serve_connection(io, rtmp::ShellConfig::default(), bridge) => {
+                    if let Err(e) = served {
+                        tracing::info!(%peer, "RTMP connection ended: {e}");
+                    }
+                }
+                () = stopped(&mut stop) => {}
+            }
+            metrics.rtmp_connections.fetch_sub(1, Relaxed);
+        });
+    }
+}
+
+/// Resolves once the relay's shutdown flag is set (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

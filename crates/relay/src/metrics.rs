@@ -38,7 +38,7 @@ pub enum ProbeOutcome {
 }
 
 /// All counters of one relay.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     pub rooms: AtomicI64,
     pub publishers: AtomicI64,
@@ -64,7 +64,77 @@ pub struct Metrics {
     pub probe_unknown: AtomicU64,
     pub probe_rate_limited: AtomicU64,
     pub probe_over_budget: AtomicU64,
+    /// Open RTMP connections (publishers, players, and those still setting up).
+    pub rtmp_connections: AtomicI64,
+    /// RTMP connections accepted since start.
+    pub rtmp_accepted: AtomicU64,
+    /// Bytes read from and written to RTMP sockets.
+    pub rtmp_bytes_in: AtomicU64,
+    pub rtmp_bytes_out: AtomicU64,
+    /// FLV streams with a source.
+    pub flv_publishers: AtomicI64,
+    /// RTMP and HTTP-FLV viewers attached to a stream.
+    pub flv_viewers: AtomicI64,
+    /// Tag bytes from sources into streams, and queued from streams to viewers.
+    pub flv_bytes_in: AtomicU64,
+    pub flv_bytes_out: AtomicU64,
+    /// Tags a behind viewer did not get.
+    pub flv_tags_dropped: AtomicU64,
+    /// Publishes, plays and connections refused, by reason label.
+    stream_refusals: [(&'static str, AtomicU64); STREAM_REFUSALS.len()],
     errors: Mutex<Vec<(ErrorCode, u64)>>,
+}
+
+/// The `reason` labels of `lectern_relay_stream_refusals_total`.
+const STREAM_REFUSALS: [&str; 6] = [
+    "capacity",
+    "bad_name",
+    "unauthorized",
+    "busy",
+    "not_found",
+    "stopping",
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            rooms: AtomicI64::default(),
+            publishers: AtomicI64::default(),
+            subscribers: AtomicI64::default(),
+            signaling_connections: AtomicI64::default(),
+            board_asset_bytes: AtomicI64::default(),
+            tracks: AtomicI64::default(),
+            rtp_in_packets: AtomicU64::default(),
+            rtp_in_bytes: AtomicU64::default(),
+            rtp_out_packets: AtomicU64::default(),
+            rtp_out_bytes: AtomicU64::default(),
+            nacks: AtomicU64::default(),
+            plis_forwarded: AtomicU64::default(),
+            plis_coalesced: AtomicU64::default(),
+            drops_queue_full: AtomicU64::default(),
+            drops_keyframe_wait: AtomicU64::default(),
+            drops_unknown_source: AtomicU64::default(),
+            signaling_in: AtomicU64::default(),
+            signaling_out: AtomicU64::default(),
+            probe_answered: AtomicU64::default(),
+            probe_counted: AtomicU64::default(),
+            probe_malformed: AtomicU64::default(),
+            probe_unknown: AtomicU64::default(),
+            probe_rate_limited: AtomicU64::default(),
+            probe_over_budget: AtomicU64::default(),
+            rtmp_connections: AtomicI64::default(),
+            rtmp_accepted: AtomicU64::default(),
+            rtmp_bytes_in: AtomicU64::default(),
+            rtmp_bytes_out: AtomicU64::default(),
+            flv_publishers: AtomicI64::default(),
+            flv_viewers: AtomicI64::default(),
+            flv_bytes_in: AtomicU64::default(),
+            flv_bytes_out: AtomicU64::default(),
+            flv_tags_dropped: AtomicU64::default(),
+            stream_refusals: STREAM_REFUSALS.map(|r| (r, AtomicU64::default())),
+            errors: Mutex::default(),
+        }
+    }
 }
 
 impl Metrics {
@@ -89,6 +159,23 @@ impl Metrics {
             ProbeOutcome::OverBudget => &self.probe_over_budget,
         };
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one refused RTMP connection, publish or play (RTMP or HTTP-FLV), by one
+    /// of the `reason` labels (`capacity`, `bad_name`, `unauthorized`, `busy`,
+    /// `not_found`, `stopping`).
+    pub fn stream_refused(&self, reason: &str) {
+        if let Some((_, n)) = self.stream_refusals.iter().find(|(r, _)| *r == reason) {
+            n.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Refusals counted under `reason` so far.
+    pub fn stream_refusals(&self, reason: &str) -> u64 {
+        self.stream_refusals
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| n.load(Relaxed))
     }
 
     /// Counts one error answered to a client.
@@ -229,6 +316,62 @@ impl Metrics {
                 ),
             ],
         );
+        gauge(
+            &mut out,
+            "lectern_relay_rtmp_connections",
+            "Open RTMP connections.",
+            &[("", self.rtmp_connections.load(Relaxed))],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_rtmp_accepted_total",
+            "RTMP connections accepted.",
+            &[("", self.rtmp_accepted.load(Relaxed))],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_rtmp_bytes_total",
+            "Bytes read from and written to RTMP sockets.",
+            &[
+                ("{direction=\"in\"}", self.rtmp_bytes_in.load(Relaxed)),
+                ("{direction=\"out\"}", self.rtmp_bytes_out.load(Relaxed)),
+            ],
+        );
+        gauge(
+            &mut out,
+            "lectern_relay_flv_streams",
+            "FLV streams (RTMP in; RTMP and HTTP-FLV out) with a publisher, and their viewers.",
+            &[
+                ("{kind=\"publisher\"}", self.flv_publishers.load(Relaxed)),
+                ("{kind=\"viewer\"}", self.flv_viewers.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_flv_bytes_total",
+            "FLV tag bytes from publishers into streams, and queued to viewers.",
+            &[
+                ("{direction=\"in\"}", self.flv_bytes_in.load(Relaxed)),
+                ("{direction=\"out\"}", self.flv_bytes_out.load(Relaxed)),
+            ],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_flv_dropped_tags_total",
+            "FLV tags a viewer that fell behind did not get.",
+            &[("", self.flv_tags_dropped.load(Relaxed))],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP lectern_relay_stream_refusals_total RTMP connections, publishes and plays (RTMP, HTTP-FLV) refused, by reason.\n# TYPE lectern_relay_stream_refusals_total counter"
+        );
+        for (reason, n) in &self.stream_refusals {
+            let _ = writeln!(
+                out,
+                "lectern_relay_stream_refusals_total{{reason=\"{reason}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP lectern_relay_errors_total Errors answered to clients, by code.\n# TYPE lectern_relay_errors_total counter"

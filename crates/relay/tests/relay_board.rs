@@ -26,6 +26,7 @@ async fn start() -> Relay {
         http: "127.0.0.1:0".parse().unwrap(),
         media: "127.0.0.1:0".parse().unwrap(),
         secret: SECRET.into(),
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

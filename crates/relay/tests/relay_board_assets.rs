@@ -22,6 +22,7 @@ async fn start(max_asset_bytes: usize, max_room_asset_bytes: usize) -> Relay {
         secret: SECRET.into(),
         max_asset_bytes,
         max_room_asset_bytes,
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

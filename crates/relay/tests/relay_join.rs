@@ -16,6 +16,7 @@ async fn start() -> Relay {
         http: "127.0.0.1:0".parse().unwrap(),
         media: "127.0.0.1:0".parse().unwrap(),
         secret: "join-test-secret-join-test-secret".into(),
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

@@ -16,6 +16,7 @@ async fn start(probe: ProbeAccess) -> Relay {
         media: "127.0.0.1:0".parse().unwrap(),
         secret: "test-secret-test-secret-test-secret".into(),
         probe,
+        rtmp: None,
         ..RelayConfig::default()
     })
     .await

@@ -11,7 +11,10 @@ use std::time::Duration;
 #[command(
     name = "lectern-relay",
     version,
-    about = "Lectern's media relay: WHIP/WHEP SFU, rooms, signaling"
+    about = "Lectern's media relay: WHIP/WHEP SFU, RTMP and HTTP-FLV for mini-programs, rooms, signaling",
+    after_help = "Listens on http (WHIP, WHEP, signaling, HTTP-FLV at /flv/{room}/{stream}.flv), \
+media (UDP and ICE-TCP) and rtmp (rtmp://host:1935/{room}/{stream}?token=..., publish and play). \
+Set them in the config file or LECTERN_RELAY_HTTP, _MEDIA, _RTMP (an address, or off)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -19,6 +22,10 @@ struct Cli {
     /// TOML configuration file (environment variables LECTERN_RELAY_* override it).
     #[arg(long, short, global = true)]
     config: Option<PathBuf>,
+    /// RTMP address for mini-program live-pusher/live-player (default [::]:1935), or
+    /// `off`; overrides the config file and LECTERN_RELAY_RTMP.
+    #[arg(long, global = true, value_name = "ADDR|off")]
+    rtmp: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +103,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let config = RelayConfig::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    let mut config = RelayConfig::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(rtmp) = &cli.rtmp {
+        config.rtmp = lectern_relay::parse_addr_or_off(rtmp)
+            .map_err(|e| anyhow::anyhow!("--rtmp {rtmp}: {e}"))?;
+    }
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Token {
             room,
@@ -133,14 +144,17 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async {
                 let relay = Relay::start(config).await?;
                 println!(
-                    "lectern-relay listening: http://{} media {} (udp{})",
+                    "lectern-relay listening: http://{} media {} (udp{}) rtmp {}",
                     relay.http_addr(),
                     relay.media_addr(),
                     if relay.announced().is_empty() {
                         ""
                     } else {
                         "+tcp"
-                    }
+                    },
+                    relay
+                        .rtmp_addr()
+                        .map_or_else(|| "off".to_string(), |a| format!("rtmp://{a}"))
                 );
                 let ctrl_c = tokio::signal::ctrl_c();
                 #[cfg(unix)]

@@ -153,6 +153,13 @@ impl ViewerReceiver {
         }
         self.rx.recv().await
     }
+
+    /// True when the relay disconnected this viewer for staying behind (rather than
+    /// ending its stream): a shell should then drop the connection at once instead of
+    /// closing it gracefully.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Relaxed)
+    }
 }
 
 /// A peer that resets or half-closes the connection has left; that is not an error
