@@ -52,6 +52,7 @@ fn webdriver_selfcheck_shows_a_verdict_and_switches_language() {
         // The embedded relay, on free loopback ports so parallel runs do not collide.
         ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
         ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
+        ("LECTERN_RELAY_RTMP", "127.0.0.1:0"),
     ];
     let driver = Driver::start(free_pair(), &env).unwrap();
     let s = driver.session(&app()).unwrap();

@@ -204,6 +204,7 @@ pub fn open_class_page(data_dir: &std::path::Path) -> Result<(Driver, Session)> 
         ("LC_ALL", "en_US.UTF-8"),
         ("LECTERN_RELAY_HTTP", "127.0.0.1:0"),
         ("LECTERN_RELAY_MEDIA", "127.0.0.1:0"),
+        ("LECTERN_RELAY_RTMP", "127.0.0.1:0"),
     ];
     // Ports of its own: other WebDriver tests run at the same time.
     let driver = Driver::start(free_pair(), &env)?;
