@@ -35,6 +35,7 @@ usage: cargo xtask <command>
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    rebuild_if_from_another_checkout(&args)?;
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
@@ -70,6 +71,38 @@ fn main() -> Result<()> {
             bail!("unknown command")
         }
     }
+}
+
+/// Two checkouts sharing one `CARGO_TARGET_DIR` (a working copy and a CI clone, as
+/// `.ci/run` keeps the cache outside the clone) share `target/debug/xtask`: cargo finds
+/// this checkout's xtask up to date and runs the binary the other one linked last, which
+/// would test the other checkout. `cargo run` says which package it meant in
+/// `CARGO_MANIFEST_DIR`; when that is not where this binary was built from, touch our
+/// source so cargo links ours, and run that instead.
+fn rebuild_if_from_another_checkout(args: &[String]) -> Result<()> {
+    let Some(meant) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
+        return Ok(());
+    };
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if meant == built || std::env::var_os("LECTERN_XTASK_RELAUNCHED").is_some() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: this binary was built from {}; rebuilding the one in {}",
+        built.display(),
+        meant.display()
+    );
+    std::fs::File::options()
+        .append(true)
+        .open(meant.join("src/main.rs"))?
+        .set_modified(std::time::SystemTime::now())?;
+    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+        .args(["run", "--quiet", "--package", "xtask", "--"])
+        .args(args)
+        .current_dir(meant.parent().unwrap_or(&meant))
+        .env("LECTERN_XTASK_RELAUNCHED", "1")
+        .status()?;
+    std::process::exit(status.code().unwrap_or(1));
 }
 
 fn workspace_root() -> PathBuf {
