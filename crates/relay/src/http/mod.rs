@@ -23,6 +23,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::sync::{mpsc, oneshot};
 
+mod board_assets;
+mod pages;
+
+use board_assets::{board_asset_get, board_asset_post};
+use pages::{asset, student_page};
+
 /// Everything the handlers share.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
@@ -583,133 +589,6 @@ async fn ask_hub<T>(
     rx.await.map_err(|_| stopped())
 }
 
-/// `POST /board-assets/{room}`: the teacher uploads a PDF or an image for the board.
-/// The token is checked before the body is read, so a stranger cannot make the relay
-/// buffer a large file only to refuse it.
-async fn board_asset_post(
-    State(state): State<AppState>,
-    Path(room): Path<String>,
-    req: Request,
-) -> HttpResult<Response> {
-    let room = parse_room(&room)?;
-    let access = access(&state, req.headers(), &room)?;
-    if access.role() != Role::Teacher || !access.grants().board {
-        return Err(HttpError::from(AuthError::Forbidden(
-            "only the teacher uploads board files",
-        )));
-    }
-    let too_large = || {
-        HttpError(ApiError::new(
-            ErrorCode::TooLarge,
-            format!("files are at most {} bytes", state.max_asset_bytes),
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_asset_bytes as u64) {
-        return Err(too_large());
-    }
-    let claimed = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(AssetType::from_mime)
-        .ok_or_else(|| invalid("Content-Type must be application/pdf, image/png or image/jpeg"))?;
-    let body = Bytes::from_request(req, &state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                invalid(format!("the upload did not arrive whole: {rejection}"))
-            }
-        })?;
-    match sniff(&body) {
-        Some(kind) if kind == claimed => {}
-        Some(kind) => {
-            return Err(invalid(format!(
-                "the file is {}, not {}",
-                kind.mime(),
-                claimed.mime()
-            )));
-        }
-        None => return Err(invalid(format!("the file is not {}", claimed.mime()))),
-    }
-    // Hashing 50 MiB takes a while: not on a task the runtime expects back soon.
-    let asset = Asset {
-        kind: claimed,
-        data: body,
-    };
-    let (id, asset) = tokio::task::spawn_blocking(move || (asset_id(&asset.data), asset))
-        .await
-        .map_err(|_| HttpError(ApiError::new(ErrorCode::Internal, "hashing failed")))?;
-    let stored = ask_hub(&state.hub, |reply| HubCommand::PutAsset {
-        room,
-        id,
-        asset,
-        reply,
-    })
-    .await?
-    .map_err(HttpError)?;
-    let status = if stored.existed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, axum::Json(stored)).into_response())
-}
-
-/// `GET /board-assets/{room}/{asset}`: any token of the room that may see the board,
-/// as `?token=` (for `<img src>`) or as a bearer.
-async fn board_asset_get(
-    State(state): State<AppState>,
-    Path((room, asset)): Path<(String, String)>,
-    Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> HttpResult<Response> {
-    let room = parse_room(&room)?;
-    let token = if q.token.is_empty() {
-        bearer(&headers)
-    } else {
-        q.token.as_str()
-    };
-    let access = state.signer.access(token, &room, unix_now())?;
-    if !access.grants().board {
-        return Err(HttpError::from(AuthError::Forbidden("board")));
-    }
-    let id = AssetRef::new(asset).map_err(|e| invalid(format!("asset: {e}")))?;
-    let etag = format!("\"{id}\"");
-    let found = ask_hub(&state.hub, |reply| HubCommand::GetAsset { room, id, reply })
-        .await?
-        .ok_or_else(|| HttpError(ApiError::new(ErrorCode::NotFound, "no such asset")))?;
-    let builder = Response::builder()
-        .header(header::ETAG, &etag)
-        // The name is the content's hash: it never changes. `private`, as the URL may
-        // carry a token.
-        .header(
-            header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
-        )
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        // Opened directly, the file runs nothing on the relay's origin.
-        .header(header::CONTENT_SECURITY_POLICY, "sandbox");
-    let revalidating = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let resp = if revalidating {
-        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
-    } else {
-        builder
-            .header(header::CONTENT_TYPE, found.kind.mime())
-            .body(Body::from(found.data))
-    };
-    Ok(resp.expect("static headers are valid"))
-}
-
 /// Largest body the TCP fallback's upload measurement may send.
 pub(crate) const PROBE_UPLOAD_MAX: usize = 4 * 1024 * 1024;
 
@@ -772,72 +651,6 @@ async fn probe_upload(
             ))
         })?;
     Ok(axum::Json(serde_json::json!({ "bytes": bytes.len() })).into_response())
-}
-
-#[derive(rust_embed::Embed)]
-#[folder = "../../ui/dist"]
-#[allow_missing = true]
-struct Ui;
-
-fn embedded(path: &str) -> Option<Response> {
-    let file = Ui::get(path)?;
-    let mime = match path.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        // `.mjs`: pdf.js's worker, which browsers load as a module only with a JS type.
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("woff2") => "font/woff2",
-        // pdf.js's image decoders: streaming compilation needs this type.
-        Some("wasm") => "application/wasm",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    };
-    let cache = if path.starts_with("assets/") {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    Some(
-        Response::builder()
-            .header(header::CONTENT_TYPE, mime)
-            .header(header::CACHE_CONTROL, cache)
-            .body(Body::from(file.data.into_owned()))
-            .expect("static headers are valid"),
-    )
-}
-
-async fn asset(Path(path): Path<String>) -> HttpResult<Response> {
-    embedded(&format!("assets/{path}"))
-        .ok_or_else(|| HttpError(ApiError::new(ErrorCode::NotFound, "no such asset")))
-}
-
-async fn student_page(
-    State(state): State<AppState>,
-    Path(room): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    // The page itself explains a missing or bad token in the student's language; the
-    // status says it too, for anything that is not a browser.
-    let status = match RoomId::new(&room) {
-        Err(_) => StatusCode::BAD_REQUEST,
-        Ok(room) => match state.signer.page_access(&q.token, &room, unix_now()) {
-            Ok(_) => StatusCode::OK,
-            Err(_) => StatusCode::UNAUTHORIZED,
-        },
-    };
-    match embedded("student.html") {
-        Some(mut page) => {
-            *page.status_mut() = status;
-            page
-        }
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the student page was not built into this relay (run `cargo xtask run` or `npm run build` in ui/ first)",
-        )
-            .into_response(),
-    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
