@@ -203,11 +203,7 @@ fn open_cors(h: &mut HeaderMap, methods: &'static str, allow: &'static str, expo
 /// Open CORS on board assets: the console (another origin) uploads with its teacher
 /// token, and any page of the room reads with a token of its own.
 async fn asset_cors(req: Request, next: Next) -> Response {
-    let mut resp = if req.method() == Method::OPTIONS {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(req).await
-    };
+    let mut resp = preflight_or_run(req, next).await;
     open_cors(
         resp.headers_mut(),
         "GET, HEAD, POST, OPTIONS",
@@ -220,11 +216,7 @@ async fn asset_cors(req: Request, next: Next) -> Response {
 /// Open CORS on HTTP-FLV: a page of any origin (flv.js, a mini-program web view) may
 /// play with a token.
 async fn flv_cors(req: Request, next: Next) -> Response {
-    let mut resp = if req.method() == Method::OPTIONS {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(req).await
-    };
+    let mut resp = preflight_or_run(req, next).await;
     open_cors(
         resp.headers_mut(),
         "GET, OPTIONS",
@@ -232,6 +224,15 @@ async fn flv_cors(req: Request, next: Next) -> Response {
         "content-type",
     );
     resp
+}
+
+/// A preflight (`OPTIONS`) is answered here with 204; anything else goes on.
+async fn preflight_or_run(req: Request, next: Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    }
 }
 
 /// `GET /flv/{room}/{stream}.flv?token=…`: a live stream as HTTP-FLV. The FLV header,
