@@ -6,7 +6,10 @@
 //! that records what is published and replays it to players; the relay's rooms and
 //! tokens are not involved yet.
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::have_ffmpeg;
 use lectern_relay::flv::{
     AAC_SEQUENCE_HEADER, AVC_NALU, AVC_SEQUENCE_HEADER, AudioSpecificConfig, AvcConfig, FlvMuxer,
     Tag, TagKind, VideoHeader, parse_aac_body,
@@ -109,22 +112,6 @@ async fn start_server(bridge: TestBridge) -> SocketAddr {
         }
     });
     addr
-}
-
-fn have_ffmpeg() -> bool {
-    let ok = |bin: &str| {
-        Command::new(bin)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ok("ffmpeg") && ok("ffprobe") {
-        true
-    } else {
-        eprintln!("SKIPPED: ffmpeg/ffprobe not installed (apt-get install ffmpeg)");
-        false
-    }
 }
 
 async fn run(bin: &'static str, args: Vec<String>) -> Output {

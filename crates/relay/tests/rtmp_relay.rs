@@ -3,10 +3,12 @@
 //! `onStatus` or HTTP status while the class goes on; a viewer that stops reading does
 //! not slow the others.
 
-use bytes::BytesMut;
+mod common;
+
+use common::{command, have_ffmpeg};
 use lectern_proto::{PeerId, Role, RoomId};
 use lectern_relay::flv::{FlvDemuxer, TagKind};
-use lectern_relay::rtmp::{self, Amf0Limits, Amf0Value, ChunkDecoder, ChunkEncoder, Message};
+use lectern_relay::rtmp::{self, Amf0Limits, Amf0Value, ChunkDecoder, ChunkEncoder};
 use lectern_relay::{Relay, RelayConfig};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -18,22 +20,6 @@ use tokio::net::{TcpSocket, TcpStream};
 
 const ROOM: &str = "math-7b";
 const TEACHER: &str = "teacher-1";
-
-fn have_ffmpeg() -> bool {
-    let ok = |bin: &str| {
-        Command::new(bin)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ok("ffmpeg") && ok("ffprobe") {
-        true
-    } else {
-        eprintln!("SKIPPED: ffmpeg/ffprobe not installed (apt-get install ffmpeg)");
-        false
-    }
-}
 
 async fn start() -> Relay {
     Relay::start(RelayConfig {
@@ -248,21 +234,6 @@ async fn first_video_over_http(url: &str) -> (Duration, bool, bool) {
 }
 
 // ---- a minimal RTMP client that reads the onStatus code -----------------------------
-
-fn command(enc: &mut ChunkEncoder, stream_id: u32, values: &[Amf0Value]) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    enc.encode(
-        3,
-        &Message {
-            type_id: 20,
-            stream_id,
-            timestamp: 0,
-            payload: rtmp::amf0::encode_all(values).unwrap().freeze(),
-        },
-        &mut out,
-    );
-    out.to_vec()
-}
 
 /// Handshakes, connects to `app`, creates a stream and publishes or plays `name`.
 async fn rtmp_ask(addr: SocketAddr, app: &str, name: &str, publish: bool) -> TcpStream {

@@ -2,10 +2,13 @@
 //! keyframe that does not fit evicts it, and the connection ends by the write time-out
 //! instead of holding memory or a task forever.
 
-use bytes::{Bytes, BytesMut};
+mod common;
+
+use bytes::Bytes;
+use common::command;
 use lectern_relay::flv::{Tag, TagKind};
 use lectern_relay::rtmp::{
-    self, Amf0Value, Bridge, ChunkEncoder, Message, PushOutcome, Rejection, RtmpError, ShellConfig,
+    self, Amf0Value, Bridge, ChunkEncoder, PushOutcome, Rejection, RtmpError, ShellConfig,
     StreamRequest, ViewerReceiver, ViewerSender,
 };
 use std::time::{Duration, Instant};
@@ -26,21 +29,6 @@ impl Bridge for Feed {
         self.0.send(tx).await.map_err(|_| Rejection::BadName)?;
         Ok(rx)
     }
-}
-
-fn command(enc: &mut ChunkEncoder, stream_id: u32, values: &[Amf0Value]) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    enc.encode(
-        3,
-        &Message {
-            type_id: 20,
-            stream_id,
-            timestamp: 0,
-            payload: rtmp::amf0::encode_all(values).unwrap().freeze(),
-        },
-        &mut out,
-    );
-    out.to_vec()
 }
 
 /// Connects with a small receive buffer, handshakes and asks to play; then never reads.
