@@ -24,6 +24,7 @@ const TARGETS: &[&str] = &[
     "rtmp_chunk",
     "rtmp_session",
     "flv_tag",
+    "rtp_to_flv",
 ];
 
 /// Seconds per target for `cargo xtask fuzz`.

@@ -26,6 +26,7 @@ pub mod rtmp;
 pub mod sfu;
 mod stall;
 pub mod stream;
+pub mod webrtc_flv;
 
 pub use auth::{Access, AuthError, MAX_TOKEN_LEN, TokenSigner, unix_now};
 pub use bridge::StreamRefusal;
@@ -207,6 +208,7 @@ impl Relay {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (engine_tx, engine_rx) = mpsc::channel(64);
         let (hub_tx, hub_rx) = mpsc::channel(1024);
+        let (flv_tx, flv_rx) = mpsc::channel(webrtc_flv::TAP_QUEUE);
         let streams = stream::Streams::new(metrics.clone(), shutdown_rx.clone());
         let gate = bridge::StreamGate {
             signer: signer.clone(),
@@ -233,7 +235,17 @@ impl Relay {
                 udp,
                 tcp,
                 engine_rx,
-                hub_tx.clone(),
+                sfu::shell::Outlets {
+                    hub: hub_tx.clone(),
+                    flv: flv_tx,
+                },
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(webrtc_flv::run(
+                flv_rx,
+                streams.clone(),
+                engine_tx.clone(),
+                metrics.clone(),
                 shutdown_rx.clone(),
             )),
             tokio::spawn(hub::run(

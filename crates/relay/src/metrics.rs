@@ -80,6 +80,10 @@ pub struct Metrics {
     pub flv_bytes_out: AtomicU64,
     /// Tags a behind viewer did not get.
     pub flv_tags_dropped: AtomicU64,
+    /// WebRTC → FLV bridge: RTP copies the bridge task could not take, and tags a
+    /// stream task could not take from it.
+    pub flv_tap_dropped: AtomicU64,
+    pub flv_bridge_dropped: AtomicU64,
     /// Publishes, plays and connections refused, by reason label.
     stream_refusals: [(&'static str, AtomicU64); STREAM_REFUSALS.len()],
     errors: Mutex<Vec<(ErrorCode, u64)>>,
@@ -131,6 +135,8 @@ impl Default for Metrics {
             flv_bytes_in: AtomicU64::default(),
             flv_bytes_out: AtomicU64::default(),
             flv_tags_dropped: AtomicU64::default(),
+            flv_tap_dropped: AtomicU64::default(),
+            flv_bridge_dropped: AtomicU64::default(),
             stream_refusals: STREAM_REFUSALS.map(|r| (r, AtomicU64::default())),
             errors: Mutex::default(),
         }
@@ -360,6 +366,15 @@ impl Metrics {
             "lectern_relay_flv_dropped_tags_total",
             "FLV tags a viewer that fell behind did not get.",
             &[("", self.flv_tags_dropped.load(Relaxed))],
+        );
+        counter(
+            &mut out,
+            "lectern_relay_webrtc_flv_dropped_total",
+            "WebRTC to FLV bridge: RTP copies (stage tap) and tags (stage stream) dropped because the next stage was full.",
+            &[
+                ("{stage=\"tap\"}", self.flv_tap_dropped.load(Relaxed)),
+                ("{stage=\"stream\"}", self.flv_bridge_dropped.load(Relaxed)),
+            ],
         );
         let _ = writeln!(
             out,

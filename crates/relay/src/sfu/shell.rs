@@ -15,12 +15,14 @@
 use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest, Transmit};
 use crate::hub::HubCommand;
 use crate::probe::{GrantRefused, ProbeResponder};
+use crate::webrtc_flv::Tap;
 use bytes::BytesMut;
 use lectern_proto::probe::{self, ProbeGrant, ProbeId};
 use lectern_proto::{ApiError, PeerId, RoomId};
 use rtc::shared::TransportProtocol;
 use rtc::shared::tcp_framing::{TcpFrameDecoder, frame_packet};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -70,12 +72,23 @@ pub enum Command {
         id: ProbeId,
         reply: oneshot::Sender<bool>,
     },
+    /// The FLV bridge needs a keyframe from a publisher.
+    RequestKeyframe { session: SessionId },
 }
 
 enum TcpEvent {
     Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
     Frame(SocketAddr, BytesMut),
     Closed(SocketAddr),
+}
+
+/// Where the engine's output other than datagrams goes.
+#[derive(Debug)]
+pub struct Outlets {
+    /// Publisher up/down events, to the signaling hub.
+    pub hub: mpsc::Sender<HubCommand>,
+    /// Copies of publishers' media, to the WebRTC → FLV bridge.
+    pub flv: mpsc::Sender<Tap>,
 }
 
 /// Runs the engine (and the network-probe responder, which shares its port) until
@@ -86,9 +99,12 @@ pub async fn run(
     udp: UdpSocket,
     tcp: Option<TcpListener>,
     mut commands: mpsc::Receiver<Command>,
-    hub: mpsc::Sender<HubCommand>,
+    Outlets { hub, flv }: Outlets,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Opens and closes the bridge could not take yet (never dropped: a lost close
+    // would leave an FLV stream published forever).
+    let mut held: VecDeque<Tap> = VecDeque::new();
     let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpEvent>(TCP_QUEUE);
     if let Some(listener) = tcp {
         tokio::spawn(accept_tcp(listener, tcp_tx, shutdown.clone()));
@@ -101,6 +117,7 @@ pub async fn run(
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         flush(&mut engine, &udp, local, &mut tcp_out, &hub);
+        pass_taps(&mut engine, &flv, &mut held);
         let deadline = engine
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -217,6 +234,7 @@ fn handle_command(engine: &mut Engine, probes: &mut ProbeResponder, udp_port: u1
             let _ = reply.send(result);
         }
         Command::EndPublish { room, peer } => engine.end_publish(&room, &peer),
+        Command::RequestKeyframe { session } => engine.request_keyframe_from(now, session),
     }
 }
 
@@ -256,6 +274,40 @@ fn flush(
             };
             let lost: EngineEvent = ev;
             tracing::warn!(?lost, "signaling hub queue full: event lost");
+        }
+    }
+}
+
+/// Hands the engine's media copies to the FLV bridge without waiting: what does not
+/// fit is dropped and counted (the bridge recovers at the next keyframe), except opens
+/// and closes, which wait in `held` and go first next time.
+fn pass_taps(engine: &mut Engine, flv: &mpsc::Sender<Tap>, held: &mut VecDeque<Tap>) {
+    while let Some(tap) = held.pop_front() {
+        match flv.try_send(tap) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(tap)) => {
+                held.push_front(tap);
+                break;
+            }
+            // No bridge (shutting down).
+            Err(mpsc::error::TrySendError::Closed(_)) => held.clear(),
+        }
+    }
+    while let Some(tap) = engine.poll_tap() {
+        let control = matches!(tap, Tap::Open { .. } | Tap::Close { .. });
+        if !held.is_empty() {
+            // Keep the order behind a held open or close.
+            if control {
+                held.push_back(tap);
+            } else {
+                engine.tap_dropped();
+            }
+            continue;
+        }
+        match flv.try_send(tap) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(tap)) if control => held.push_back(tap),
+            Err(mpsc::error::TrySendError::Full(_)) => engine.tap_dropped(),
         }
     }
 }

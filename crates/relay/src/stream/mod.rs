@@ -7,12 +7,12 @@
 //!
 //! ```text
 //!  RTMP publish ─► Sender<Tag> (PUBLISH_QUEUE) ─► stream task ─► ViewerSender ─► RTMP play
-//!  (later: WebRTC → FLV tags)                    [StreamCore]  └► ViewerSender ─► HTTP-FLV
+//!  WebRTC → FLV (webrtc_flv) ─┘                 [StreamCore]  └► ViewerSender ─► HTTP-FLV
 //! ```
 //!
 //! The source is anything that holds the `mpsc::Sender<Tag>` [`Streams::publish`]
-//! hands out: the RTMP shell today, a WebRTC depacketizer (H.264 → AVCC, Opus → AAC)
-//! next. A stream has one source at a time; it ends when that sender is dropped.
+//! hands out: the RTMP shell, or the WebRTC bridge (`crate::webrtc_flv`: H.264 → AVCC,
+//! Opus → AAC), which also gives a [`KeyframeHook`] so a new viewer's PLI reaches it. A stream has one source at a time; it ends when that sender is dropped.
 //!
 //! Queues and what happens when they fill:
 //! - source → stream task, [`PUBLISH_QUEUE`] tags: the source waits (TCP back-pressure
@@ -82,8 +82,12 @@ pub enum StreamError {
     NotFound,
 }
 
+/// How a stream asks its source for a keyframe (a WebRTC publisher, by PLI). Called
+/// from the stream task; it must not block.
+pub type KeyframeHook = Arc<dyn Fn() + Send + Sync>;
+
 enum Control {
-    Source(mpsc::Receiver<Tag>),
+    Source(mpsc::Receiver<Tag>, Option<KeyframeHook>),
     Viewer(ViewerSender),
     EndSource,
 }
@@ -141,27 +145,45 @@ impl Streams {
     /// until it is dropped. Authorization is the caller's (the relay checks tokens and the
     /// stage in `bridge.rs` first).
     pub fn publish(&self, key: &StreamKey) -> Result<mpsc::Sender<Tag>, StreamError> {
+        self.publish_source(key, None)
+    }
+
+    /// As [`Self::publish`], for a source that can be asked for a keyframe: `hook` is
+    /// called when a viewer joins and no keyframe is cached.
+    pub fn publish_with_keyframes(
+        &self,
+        key: &StreamKey,
+        hook: KeyframeHook,
+    ) -> Result<mpsc::Sender<Tag>, StreamError> {
+        self.publish_source(key, Some(hook))
+    }
+
+    fn publish_source(
+        &self,
+        key: &StreamKey,
+        hook: Option<KeyframeHook>,
+    ) -> Result<mpsc::Sender<Tag>, StreamError> {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let mut reg = self.lock();
         if let Some(handle) = reg.streams.get_mut(key) {
             if handle.source.as_ref().is_some_and(|s| s.strong_count() > 0) {
                 return Err(StreamError::Busy);
             }
-            match handle.control.try_send(Control::Source(rx)) {
+            match handle.control.try_send(Control::Source(rx, hook)) {
                 Ok(()) => {
                     handle.source = Some(tx.downgrade());
                     return Ok(tx);
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => return Err(StreamError::Busy),
                 // The task is gone (it cannot be, while in the map, but be safe).
-                Err(mpsc::error::TrySendError::Closed(Control::Source(r))) => {
+                Err(mpsc::error::TrySendError::Closed(Control::Source(r, hook))) => {
                     reg.streams.remove(key);
-                    return self.spawn(reg, key, r, tx);
+                    return self.spawn(reg, key, r, hook, tx);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => unreachable!("sent a source"),
             }
         }
-        self.spawn(reg, key, rx, tx)
+        self.spawn(reg, key, rx, hook, tx)
     }
 
     fn spawn(
@@ -169,11 +191,12 @@ impl Streams {
         mut reg: std::sync::MutexGuard<'_, Registry>,
         key: &StreamKey,
         rx: mpsc::Receiver<Tag>,
+        hook: Option<KeyframeHook>,
         tx: mpsc::Sender<Tag>,
     ) -> Result<mpsc::Sender<Tag>, StreamError> {
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         control
-            .try_send(Control::Source(rx))
+            .try_send(Control::Source(rx, hook))
             .unwrap_or_else(|_| unreachable!("a new queue has room"));
         reg.next_generation += 1;
         let generation = reg.next_generation;
@@ -260,6 +283,7 @@ async fn run_stream(
     let metrics = streams.metrics.clone();
     let mut shutdown = streams.shutdown.clone();
     let mut source: Option<mpsc::Receiver<Tag>> = None;
+    let mut keyframes: Option<KeyframeHook> = None;
     let mut viewers: HashMap<ViewerId, ViewerSender> = HashMap::new();
     let mut next_viewer = 0u64;
     tracing::debug!(%key, "stream task up");
@@ -288,9 +312,13 @@ async fn run_stream(
                         }
                     }
                 }
-                // The seam for a WebRTC source: ask its publisher for a keyframe (PLI).
-                // An RTMP publisher cannot be asked; its next GOP comes on its own.
-                StreamOutput::NeedKeyframe => {}
+                // A WebRTC source is asked for a keyframe (PLI). An RTMP publisher
+                // cannot be asked; its next GOP comes on its own.
+                StreamOutput::NeedKeyframe => {
+                    if let Some(hook) = &keyframes {
+                        hook();
+                    }
+                }
                 StreamOutput::EndAll => {
                     metrics.flv_viewers.fetch_sub(viewers.len() as i64, Relaxed);
                     viewers.clear();
@@ -307,7 +335,8 @@ async fn run_stream(
             msg = control.recv() => {
                 let now = Instant::now().into_std();
                 match msg {
-                    Some(Control::Source(rx)) => {
+                    Some(Control::Source(rx, hook)) => {
+                        keyframes = hook;
                         if source.replace(rx).is_some() {
                             core.handle_input(now, StreamInput::SourceDown);
                         } else {
@@ -324,6 +353,7 @@ async fn run_stream(
                         core.handle_input(now, StreamInput::Join(id));
                     }
                     Some(Control::EndSource) => {
+                        keyframes = None;
                         if source.take().is_some() {
                             metrics.flv_publishers.fetch_sub(1, Relaxed);
                             core.handle_input(now, StreamInput::SourceDown);
@@ -342,6 +372,7 @@ async fn run_stream(
                     }
                     None => {
                         source = None;
+                        keyframes = None;
                         metrics.flv_publishers.fetch_sub(1, Relaxed);
                         core.handle_input(now, StreamInput::SourceDown);
                         tracing::info!(%key, "stream unpublished");

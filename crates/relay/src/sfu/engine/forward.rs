@@ -3,6 +3,16 @@
 use super::*;
 
 impl Engine {
+    /// Queues a copy for the FLV bridge; beyond [`TAP_QUEUE`] (the shell stopped
+    /// draining) media copies are dropped and counted.
+    fn tap(&mut self, tap: Tap) {
+        if self.taps.len() >= TAP_QUEUE && matches!(tap, Tap::Rtp { .. } | Tap::Report { .. }) {
+            self.metrics.flv_tap_dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        self.taps.push_back(tap);
+    }
+
     /// Asks the publisher `id` for a keyframe, at most once per [`PLI_MIN_INTERVAL`].
     pub(super) fn request_keyframe(&mut self, now: Instant, id: SessionId, from_tick: bool) {
         let Some(s) = self.sessions.get_mut(&id) else {
@@ -52,8 +62,30 @@ impl Engine {
                 let Some(s) = self.sessions.get(&id) else {
                     return;
                 };
-                let Mode::Subscriber { source, .. } = s.mode else {
-                    return;
+                let source = match &s.mode {
+                    Mode::Subscriber { source, .. } => *source,
+                    Mode::Publisher { tracks, .. } => {
+                        // Sender reports place the publisher's tracks on one clock (FLV
+                        // lip sync).
+                        let reports: Vec<Tap> = packets
+                            .iter()
+                            .filter_map(|p| p.as_any().downcast_ref::<SenderReport>())
+                            .filter_map(|sr| {
+                                let (kind, _, _) =
+                                    tracks.values().find(|(_, _, ssrc)| *ssrc == sr.ssrc)?;
+                                Some(Tap::Report {
+                                    session: id,
+                                    media: kind.media(),
+                                    ntp: sr.ntp_time,
+                                    rtp: sr.rtp_time,
+                                })
+                            })
+                            .collect();
+                        for r in reports {
+                            self.tap(r);
+                        }
+                        return;
+                    }
                 };
                 let mut wants_keyframe = false;
                 for p in &packets {
@@ -82,12 +114,7 @@ impl Engine {
         let Some(s) = self.sessions.get_mut(&from) else {
             return;
         };
-        let Mode::Publisher {
-            tracks,
-            subscribers,
-            ..
-        } = &mut s.mode
-        else {
+        let Mode::Publisher { tracks, .. } = &s.mode else {
             return;
         };
         let Some(&(kind, _, _)) = tracks.get(track_id) else {
@@ -98,6 +125,22 @@ impl Engine {
             .rtp_in_bytes
             .fetch_add(packet.payload.len() as u64, Relaxed);
         let keyframe = kind == Kind::Video && h264::starts_keyframe(&packet.payload);
+        self.tap(Tap::Rtp {
+            session: from,
+            media: kind.media(),
+            seq: packet.header.sequence_number,
+            timestamp: packet.header.timestamp,
+            marker: packet.header.marker,
+            payload: packet.payload.clone(),
+            at: now,
+        });
+        let Some(Session {
+            mode: Mode::Publisher { subscribers, .. },
+            ..
+        }) = self.sessions.get_mut(&from)
+        else {
+            return;
+        };
         // Extension ids were negotiated with the publisher, not the subscribers: each
         // subscriber's own interceptors add what it negotiated.
         packet.header.extension = false;

@@ -20,6 +20,7 @@ use super::h264;
 use super::offer::{self, OfferError, OfferSummary};
 use super::stun;
 use crate::metrics::{DropReason, Metrics};
+use crate::webrtc_flv::{Media, TAP_QUEUE, Tap};
 use bytes::BytesMut;
 use lectern_proto::{ApiError, ErrorCode, PeerId, Publisher, Role, RoomId, Transport};
 use rtc::interceptor::{Registry, Slot};
@@ -43,6 +44,7 @@ use rtc::peer_connection::transport::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
@@ -170,6 +172,9 @@ pub struct Engine {
     dirty: Vec<SessionId>,
     /// The time of the latest input, for those deferred drains.
     last_input: Option<Instant>,
+    /// Copies of publishers' media for the FLV bridge, drained by the shell after every
+    /// input (bounded by [`TAP_QUEUE`]: beyond it, RTP copies are dropped and counted).
+    taps: std::collections::VecDeque<Tap>,
 }
 
 /// A fresh peer connection, its ICE ufrag, and the candidates it announces.
@@ -193,6 +198,7 @@ impl Engine {
             events: Default::default(),
             dirty: Vec::new(),
             last_input: None,
+            taps: Default::default(),
         }
     }
 
@@ -459,6 +465,7 @@ impl Engine {
                 self.metrics.publishers.fetch_sub(1, Relaxed);
                 self.metrics.tracks.fetch_sub(tracks.len() as i64, Relaxed);
                 if announced {
+                    self.taps.push_back(Tap::Close { session: id });
                     self.events.push_back(EngineEvent::PublisherDown {
                         room: s.room.clone(),
                         peer: s.peer.clone(),
@@ -625,6 +632,22 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// Next copy of publisher media for the FLV bridge.
+    pub fn poll_tap(&mut self) -> Option<Tap> {
+        self.taps.pop_front()
+    }
+
+    /// Counts a media copy the bridge could not take.
+    pub fn tap_dropped(&self) {
+        self.metrics.flv_tap_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Asks publisher `session` for a keyframe (the FLV bridge lost video, or an FLV
+    /// viewer joined with no keyframe cached); rate-limited like subscribers' PLIs.
+    pub fn request_keyframe_from(&mut self, now: Instant, session: SessionId) {
+        self.request_keyframe(now, session, false);
+    }
+
     /// Moves everything session `id` produced to where it goes.
     fn drain(&mut self, now: Instant, id: SessionId) {
         self.drain_with(now, id, true);
@@ -695,6 +718,11 @@ impl Engine {
                         } => {
                             if !*announced {
                                 *announced = true;
+                                self.taps.push_back(Tap::Open {
+                                    session: id,
+                                    room: s.room.clone(),
+                                    peer: s.peer.clone(),
+                                });
                                 self.events.push_back(EngineEvent::PublisherUp {
                                     room: s.room.clone(),
                                     publisher: Publisher {

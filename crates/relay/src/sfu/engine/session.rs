@@ -8,6 +8,15 @@ pub(super) enum Kind {
     Video,
 }
 
+impl Kind {
+    pub(super) fn media(self) -> Media {
+        match self {
+            Self::Audio => Media::Audio,
+            Self::Video => Media::Video,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Outbound {
     pub(super) sender: RTCRtpSenderId,
