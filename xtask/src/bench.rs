@@ -83,6 +83,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     rows.extend(crate::bench_publish::publish_rows()?);
     rows.extend(crate::bench_publish::impaired_rows()?);
     rows.extend(crate::bench_board::board_rows()?);
+    rows.extend(crate::bench_flv::flv_rows()?);
     // xiu for the comparison: built outside the repository; without it, our rows still.
     let xiu = crate::xiu::build_xiu().map_err(|e| {
         eprintln!(
@@ -308,12 +309,13 @@ fn machine() -> String {
 pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
     let (fresh, prefix, name) = match group {
         "board" => (crate::bench_board::board_rows()?, "| board ", "Whiteboard"),
+        "flv" => (crate::bench_flv::flv_rows()?, "| FLV ", "FLV bridge"),
         "impaired" => (
             crate::bench_publish::impaired_rows()?,
             "| publisher on ",
             "Impaired-uplink",
         ),
-        other => anyhow::bail!("unknown bench group {other:?}: try `board` or `impaired`"),
+        other => anyhow::bail!("unknown bench group {other:?}: try `board`, `flv` or `impaired`"),
     };
     let doc = std::fs::read_to_string(root.join("BENCHMARKS.md"))?;
     let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {

@@ -1,0 +1,277 @@
+//! The WebRTC → FLV bridge: what a mini-program viewer waits, what an FLV viewer costs
+//! the relay, and what the Opus → AAC transcode costs per source.
+//!
+//! Scenarios, each printing one JSON line:
+//! - `latency SECONDS`: the console's publisher on the synthetic camera (720p30, its
+//!   capture time painted into each picture as a barcode) → WHIP → relay → HTTP-FLV →
+//!   ffmpeg, started the way a low-latency player is (`-fflags nobuffer`, no probing
+//!   delay), decoding to raw luma on a pipe. Each picture's barcode is read as it comes
+//!   out of the pipe: `now − captured` on the one media clock is glass to glass, ffmpeg's
+//!   decode included.
+//! - `viewers N SECONDS`: the relay alone on one thread; the publisher (360p30 + Opus)
+//!   and N HTTP-FLV readers that read everything elsewhere. The relay thread's CPU with
+//!   no viewer (WebRTC ingest and the bridge) and with N is measured; the difference per
+//!   viewer gives viewers per core.
+//! - `transcode SECONDS`: Opus → AAC of one source (libopus decode, syom AAC-LC encode)
+//!   on this thread over SECONDS of the synthetic microphone's programme: CPU time over
+//!   media time.
+//!
+//! `cargo bench -p lectern-e2e --bench flv -- latency 10 | viewers 500 10 | transcode 30`
+
+use lectern_e2e::class::Teacher;
+use lectern_e2e::relay::{SECRET, token, wait_until};
+use lectern_e2e::relay_thread::{RelayThread, thread_cpu_seconds};
+use lectern_media::synthetic::read_barcode;
+use lectern_proto::{PublishState, Role, VideoMode};
+use lectern_relay::webrtc_flv::OpusToAac;
+use lectern_relay::{Relay, RelayConfig};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn latency(seconds: u64) {
+    let relay = Relay::start(RelayConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media: "127.0.0.1:0".parse().unwrap(),
+        secret: SECRET.into(),
+        rtmp: None,
+        ..RelayConfig::default()
+    })
+    .await
+    .expect("relay starts");
+    let mode = VideoMode::HD_30;
+    let teacher = Teacher::start(
+        format!("http://{}/whip/bench", relay.http_addr()),
+        token(&relay, "bench", "teacher", Role::Teacher),
+        mode,
+    );
+    teacher
+        .wait_for(PublishState::Live, Duration::from_secs(15))
+        .await;
+    let url = format!(
+        "http://{}/flv/bench/teacher.flv?token={}",
+        relay.http_addr(),
+        token(&relay, "bench", "viewer", Role::Student)
+    );
+    let clock = teacher.clock;
+    let (latencies, started_to_first) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-fflags", "nobuffer"])
+            .args([
+                "-flags",
+                "low_delay",
+                "-probesize",
+                "32",
+                "-analyzeduration",
+                "0",
+            ])
+            .args([
+                "-i", &url, "-an", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ffmpeg runs");
+        let mut out = child.stdout.take().unwrap();
+        let size = (mode.width * mode.height) as usize;
+        let mut frame = vec![0u8; size];
+        let mut latencies = Vec::new();
+        let mut first = None;
+        let until = Instant::now() + Duration::from_secs(seconds + 2);
+        while Instant::now() < until && out.read_exact(&mut frame).is_ok() {
+            let now = clock.now().as_micros() as f64;
+            first.get_or_insert(started.elapsed());
+            // The first 2 s include the player's start; measure the steady state.
+            if started.elapsed() < Duration::from_secs(2) {
+                continue;
+            }
+            if let Some((_, captured)) = read_barcode(&frame, mode.width, mode.height) {
+                latencies.push((now - captured as f64) / 1000.0);
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        (latencies, first)
+    })
+    .await
+    .unwrap();
+    let mut sorted = latencies.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "latency",
+            "frames": sorted.len(),
+            "p50_ms": percentile(&sorted, 0.5),
+            "p95_ms": percentile(&sorted, 0.95),
+            "p99_ms": percentile(&sorted, 0.99),
+            "first_picture_ms": started_to_first.map(|d| d.as_millis() as u64),
+        })
+    );
+    teacher.live.stop().await;
+    relay.shutdown().await;
+}
+
+/// An HTTP-FLV reader that reads and discards everything, counting bytes.
+async fn reader(addr: String, path: String, bytes: Arc<AtomicU64>) {
+    let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await else {
+        return;
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        bytes.fetch_add(n as u64, Relaxed);
+    }
+}
+
+async fn viewers(n: usize, seconds: u64) {
+    let relay = RelayThread::with_secret(SECRET.into());
+    let mode = VideoMode {
+        width: 640,
+        height: 360,
+        fps: 30,
+    };
+    let teacher = Teacher::start(
+        format!("{}/whip/bench", relay.http),
+        relay.token("teacher", Role::Teacher),
+        mode,
+    );
+    teacher
+        .wait_for(PublishState::Live, Duration::from_secs(15))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let window = Duration::from_secs(seconds);
+
+    let c0 = relay.cpu().await;
+    tokio::time::sleep(window).await;
+    let baseline = (relay.cpu().await - c0) / window.as_secs_f64();
+
+    let addr = relay.http.trim_start_matches("http://").to_owned();
+    let path = format!(
+        "/flv/bench/teacher.flv?token={}",
+        relay.token("viewer", Role::Student)
+    );
+    let bytes = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(reader(addr.clone(), path.clone(), bytes.clone())))
+        .collect();
+    wait_until("every viewer receives", Duration::from_secs(30), || {
+        bytes.load(Relaxed) > (n as u64) * 1000
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (c1, b1) = (relay.cpu().await, bytes.load(Relaxed));
+    tokio::time::sleep(window).await;
+    let loaded = (relay.cpu().await - c1) / window.as_secs_f64();
+    let per_viewer_bps = (bytes.load(Relaxed) - b1) as f64 * 8.0 / window.as_secs_f64() / n as f64;
+    let per_viewer = (loaded - baseline).max(1e-9) / n as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "viewers",
+            "viewers": n,
+            "relay_cpu_baseline": baseline,
+            "relay_cpu": loaded,
+            "viewers_per_core": 1.0 / per_viewer,
+            "kbps_per_viewer": per_viewer_bps / 1000.0,
+        })
+    );
+    for t in tasks {
+        t.abort();
+    }
+    teacher.live.stop().await;
+    drop(relay);
+}
+
+fn transcode(seconds: u64) {
+    // The synthetic microphone's programme shape: tone, chirp and speech-like bursts.
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    enc.set_bitrate(opus::Bitrate::Bits(32_000)).unwrap();
+    let mut noise = 0x2545_f491_4f6c_dd1du64;
+    let packets: Vec<Vec<u8>> = (0..seconds * 50)
+        .map(|p| {
+            let pcm: Vec<f32> = (0..960)
+                .map(|i| {
+                    let t = (p * 960 + i) as f32 / 48_000.0;
+                    noise ^= noise << 13;
+                    noise ^= noise >> 7;
+                    noise ^= noise << 17;
+                    let n = (noise >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                    let burst = if (t * 4.0).fract() < 0.6 { 1.0 } else { 0.0 };
+                    0.1 * (t * 440.0 * std::f32::consts::TAU).sin() + 0.1 * burst * n
+                })
+                .collect();
+            enc.encode_vec_float(&pcm, 4000).unwrap()
+        })
+        .collect();
+    let mut t = OpusToAac::new().unwrap();
+    let c0 = thread_cpu_seconds().unwrap_or(f64::NAN);
+    let w0 = Instant::now();
+    let mut frames = 0;
+    let mut bytes = 0;
+    for (i, p) in packets.iter().enumerate() {
+        for f in t.push(960 * i as u32, i as i64 * 20_000, p) {
+            frames += 1;
+            bytes += f.data.len();
+        }
+    }
+    let cpu = thread_cpu_seconds().unwrap_or(f64::NAN) - c0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "transcode",
+            "media_seconds": seconds,
+            "cpu_seconds": cpu,
+            "wall_seconds": w0.elapsed().as_secs_f64(),
+            "share_of_core": cpu / seconds as f64,
+            "aac_frames": frames,
+            "aac_kbps": bytes as f64 * 8.0 / seconds as f64 / 1000.0,
+        })
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let num = |i: usize, default: u64| {
+        args.get(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("latency") => rt.block_on(latency(num(1, 10))),
+        Some("viewers") => rt.block_on(viewers(num(1, 500) as usize, num(2, 10))),
+        Some("transcode") => transcode(num(1, 30)),
+        _ => {
+            rt.block_on(latency(10));
+            rt.block_on(viewers(500, 10));
+            transcode(30);
+        }
+    }
+}
