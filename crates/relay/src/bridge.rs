@@ -101,6 +101,8 @@ pub(crate) struct StreamGate {
     pub hub: mpsc::Sender<HubCommand>,
     pub streams: Streams,
     pub metrics: Arc<Metrics>,
+    /// RTMP publishers become WebRTC sources through these.
+    pub bridge: crate::flv_webrtc::BridgeLinks,
 }
 
 fn key(room: &str, stream: &str) -> Result<StreamKey, StreamRefusal> {
@@ -151,7 +153,23 @@ impl StreamGate {
         if access.peer() != &key.stream {
             return Err(StreamRefusal::NotYourStream(access.peer().clone()));
         }
-        Ok(self.streams.publish(&key)?)
+        let source = self.streams.publish(&key)?;
+        // WebRTC viewers (the console, browser students) watch it through the bridge,
+        // which joins the stream as a viewer.
+        match self.streams.play_internal(&key) {
+            Ok(viewer) => {
+                let claims = access.claims();
+                crate::flv_webrtc::spawn(
+                    &self.bridge,
+                    key,
+                    claims.name.clone(),
+                    claims.role,
+                    viewer,
+                );
+            }
+            Err(e) => tracing::warn!(%key, "RTMP publisher not bridged to WebRTC: {e}"),
+        }
+        Ok(source)
     }
 
     /// Checks a play of `room/stream` and joins it.

@@ -17,6 +17,7 @@ mod auth;
 mod bridge;
 mod config;
 pub mod flv;
+pub mod flv_webrtc;
 mod http;
 mod hub;
 mod metrics;
@@ -209,12 +210,19 @@ impl Relay {
         let (engine_tx, engine_rx) = mpsc::channel(64);
         let (hub_tx, hub_rx) = mpsc::channel(1024);
         let (flv_tx, flv_rx) = mpsc::channel(webrtc_flv::TAP_QUEUE);
+        let (external_tx, external_rx) = mpsc::channel(sfu::shell::EXTERNAL_QUEUE);
         let streams = stream::Streams::new(metrics.clone(), shutdown_rx.clone());
         let gate = bridge::StreamGate {
             signer: signer.clone(),
             hub: hub_tx.clone(),
             streams: streams.clone(),
             metrics: metrics.clone(),
+            bridge: flv_webrtc::BridgeLinks {
+                engine: engine_tx.clone(),
+                media: external_tx,
+                metrics: metrics.clone(),
+                bridged: flv_webrtc::Bridged::default(),
+            },
         };
 
         let engine = Engine::new(
@@ -234,7 +242,7 @@ impl Relay {
                 probe::ProbeResponder::new(metrics.clone()),
                 udp,
                 tcp,
-                engine_rx,
+                (engine_rx, external_rx),
                 sfu::shell::Outlets {
                     hub: hub_tx.clone(),
                     flv: flv_tx,

@@ -8,6 +8,7 @@ use lectern_relay::flv::{
     AudioSpecificConfig, AvcConfig, FlvDemuxer, FlvMuxer, TagKind, VideoHeader, annexb_to_avcc,
     avcc_nalus, avcc_to_annexb, parse_aac_body, parse_script,
 };
+use lectern_relay::flv_webrtc::{FlvToRtp, MAX_PAYLOAD};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_TAG: u32 = 256 * 1024;
@@ -65,6 +66,14 @@ fuzz_target!(|data: &[u8]| {
             TagKind::Script => {
                 let _ = parse_script(&t.data);
             }
+        }
+    }
+    // The RTMP → WebRTC bridge takes the same tags (AVCC and slice headers, AAC decode
+    // and Opus encode): it must not panic, and its RTP payloads fit a packet.
+    let mut rtp = FlvToRtp::new();
+    for t in &tags {
+        for out in rtp.push(t) {
+            assert!(out.payload.len() <= MAX_PAYLOAD);
         }
     }
     // What demuxed muxes back and demuxes to the same tags.

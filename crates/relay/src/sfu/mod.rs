@@ -8,7 +8,7 @@ pub(crate) mod shell;
 pub mod stun;
 
 pub use engine::{
-    CONNECT_TIMEOUT, Engine, EngineConfig, EngineEvent, LocalTransport, PLI_MIN_INTERVAL,
-    SessionAnswer, SessionId, SessionRequest, Transmit,
+    CONNECT_TIMEOUT, Engine, EngineConfig, EngineEvent, ExternalPublisher, LocalTransport,
+    PLI_MIN_INTERVAL, SessionAnswer, SessionId, SessionRequest, Transmit,
 };
 pub use feedback::{FEEDBACK_SLOT, FeedbackToApplication};

@@ -12,9 +12,12 @@
 //!   that connection only).
 //! - Commands from HTTP: 64; a full queue makes the HTTP handler wait.
 
-use super::engine::{Engine, EngineEvent, SessionAnswer, SessionId, SessionRequest, Transmit};
+use super::engine::{
+    Engine, EngineEvent, ExternalPublisher, SessionAnswer, SessionId, SessionRequest, Transmit,
+};
 use crate::hub::HubCommand;
 use crate::probe::{GrantRefused, ProbeResponder};
+use crate::webrtc_flv::Media;
 use crate::webrtc_flv::Tap;
 use bytes::BytesMut;
 use lectern_proto::probe::{self, ProbeGrant, ProbeId};
@@ -74,7 +77,26 @@ pub enum Command {
     },
     /// The FLV bridge needs a keyframe from a publisher.
     RequestKeyframe { session: SessionId },
+    /// An RTMP publisher becomes a source for WebRTC viewers.
+    OpenExternal {
+        who: ExternalPublisher,
+        reply: oneshot::Sender<Result<SessionId, ApiError>>,
+    },
+    /// An RTMP publisher's stream ended.
+    CloseExternal { session: SessionId },
 }
+
+/// One RTP packet of an external (RTMP) publisher.
+#[derive(Debug)]
+pub struct ExternalRtp {
+    pub session: SessionId,
+    pub media: Media,
+    pub packet: rtc::rtp::Packet,
+}
+
+/// Packets queued from the RTMP → WebRTC bridges to the engine. Full: the bridge drops
+/// the packet (video then waits for the publisher's next keyframe).
+pub const EXTERNAL_QUEUE: usize = 1024;
 
 enum TcpEvent {
     Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
@@ -98,7 +120,7 @@ pub async fn run(
     mut probes: ProbeResponder,
     udp: UdpSocket,
     tcp: Option<TcpListener>,
-    mut commands: mpsc::Receiver<Command>,
+    (mut commands, mut external): (mpsc::Receiver<Command>, mpsc::Receiver<ExternalRtp>),
     Outlets { hub, flv }: Outlets,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -151,6 +173,15 @@ pub async fn run(
                 TcpEvent::Closed(addr) => { tcp_out.remove(&addr); engine.tcp_closed(addr); }
             },
             Some(cmd) = commands.recv() => handle_command(&mut engine, &mut probes, local.port(), cmd),
+            Some(rtp) = external.recv() => {
+                let now = Instant::now();
+                engine.external_rtp(now, rtp.session, rtp.media, rtp.packet);
+                // A burst: take what else is queued before flushing.
+                for _ in 0..UDP_BATCH {
+                    let Ok(rtp) = external.try_recv() else { break };
+                    engine.external_rtp(now, rtp.session, rtp.media, rtp.packet);
+                }
+            }
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
         let now = Instant::now();
@@ -235,6 +266,10 @@ fn handle_command(engine: &mut Engine, probes: &mut ProbeResponder, udp_port: u1
         }
         Command::EndPublish { room, peer } => engine.end_publish(&room, &peer),
         Command::RequestKeyframe { session } => engine.request_keyframe_from(now, session),
+        Command::OpenExternal { who, reply } => {
+            let _ = reply.send(engine.open_external(now, who));
+        }
+        Command::CloseExternal { session } => engine.close_external(session),
     }
 }
 

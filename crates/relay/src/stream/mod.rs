@@ -88,7 +88,9 @@ pub type KeyframeHook = Arc<dyn Fn() + Send + Sync>;
 
 enum Control {
     Source(mpsc::Receiver<Tag>, Option<KeyframeHook>),
-    Viewer(ViewerSender),
+    /// A viewer; `true` for the relay's own (the RTMP → WebRTC bridge), which is not
+    /// counted among the FLV viewers.
+    Viewer(ViewerSender, bool),
     EndSource,
 }
 
@@ -222,10 +224,19 @@ impl Streams {
     /// Joins `key` as a viewer with a queue of [`VIEWER_QUEUE`] tags: the sequence
     /// headers and the cached GOP come first, then live tags.
     pub fn play(&self, key: &StreamKey) -> Result<ViewerReceiver, StreamError> {
+        self.join(key, false)
+    }
+
+    /// As [`Self::play`], for the relay's own bridge to WebRTC: not counted as a viewer.
+    pub fn play_internal(&self, key: &StreamKey) -> Result<ViewerReceiver, StreamError> {
+        self.join(key, true)
+    }
+
+    fn join(&self, key: &StreamKey, internal: bool) -> Result<ViewerReceiver, StreamError> {
         let (tx, rx) = viewer_channel(VIEWER_QUEUE);
         let reg = self.lock();
         let handle = reg.streams.get(key).ok_or(StreamError::NotFound)?;
-        match handle.control.try_send(Control::Viewer(tx)) {
+        match handle.control.try_send(Control::Viewer(tx, internal)) {
             Ok(()) => Ok(rx),
             Err(mpsc::error::TrySendError::Full(_)) => Err(StreamError::Busy),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(StreamError::NotFound),
@@ -286,6 +297,7 @@ async fn run_stream(
     let mut keyframes: Option<KeyframeHook> = None;
     let mut viewers: HashMap<ViewerId, ViewerSender> = HashMap::new();
     let mut next_viewer = 0u64;
+    let mut internal: std::collections::HashSet<ViewerId> = std::collections::HashSet::new();
     tracing::debug!(%key, "stream task up");
     loop {
         while let Some(out) = core.poll_output() {
@@ -304,7 +316,9 @@ async fn run_stream(
                         }
                         PushOutcome::Disconnected => {
                             viewers.remove(&viewer);
-                            metrics.flv_viewers.fetch_sub(1, Relaxed);
+                            if !internal.remove(&viewer) {
+                                metrics.flv_viewers.fetch_sub(1, Relaxed);
+                            }
                             core.handle_input(
                                 Instant::now().into_std(),
                                 StreamInput::Leave(viewer),
@@ -320,8 +334,11 @@ async fn run_stream(
                     }
                 }
                 StreamOutput::EndAll => {
-                    metrics.flv_viewers.fetch_sub(viewers.len() as i64, Relaxed);
+                    metrics
+                        .flv_viewers
+                        .fetch_sub((viewers.len() - internal.len()) as i64, Relaxed);
                     viewers.clear();
+                    internal.clear();
                 }
             }
         }
@@ -345,11 +362,15 @@ async fn run_stream(
                         core.handle_input(now, StreamInput::SourceUp);
                         tracing::info!(%key, "stream published");
                     }
-                    Some(Control::Viewer(tx)) => {
+                    Some(Control::Viewer(tx, own)) => {
                         next_viewer += 1;
                         let id = ViewerId(next_viewer);
                         viewers.insert(id, tx);
-                        metrics.flv_viewers.fetch_add(1, Relaxed);
+                        if own {
+                            internal.insert(id);
+                        } else {
+                            metrics.flv_viewers.fetch_add(1, Relaxed);
+                        }
                         core.handle_input(now, StreamInput::Join(id));
                     }
                     Some(Control::EndSource) => {
@@ -387,7 +408,9 @@ async fn run_stream(
     if source.is_some() {
         metrics.flv_publishers.fetch_sub(1, Relaxed);
     }
-    metrics.flv_viewers.fetch_sub(viewers.len() as i64, Relaxed);
+    metrics
+        .flv_viewers
+        .fetch_sub((viewers.len() - internal.len()) as i64, Relaxed);
     // At shutdown the entry stays: the registry goes with the relay.
     tracing::debug!(%key, "stream task down");
 }

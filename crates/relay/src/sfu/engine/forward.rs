@@ -147,7 +147,25 @@ impl Engine {
         packet.header.extensions.clear();
         // Borrowed out of the publisher for the loop (nothing in it changes the list).
         let subscribers = std::mem::take(subscribers);
-        for &sub in &subscribers {
+        self.fan_out(now, &subscribers, kind, keyframe, &packet);
+        if let Some(Mode::Publisher { subscribers: s, .. }) =
+            self.sessions.get_mut(&from).map(|s| &mut s.mode)
+        {
+            *s = subscribers;
+        }
+    }
+
+    /// Writes one packet of a source to each of its `subscribers`: video only from a
+    /// keyframe on for each, with the subscriber's SSRC, payload type and sequence.
+    pub(super) fn fan_out(
+        &mut self,
+        now: Instant,
+        subscribers: &[SessionId],
+        kind: Kind,
+        keyframe: bool,
+        packet: &rtc::rtp::Packet,
+    ) {
+        for &sub in subscribers {
             let Some(s) = self.sessions.get_mut(&sub) else {
                 continue;
             };
@@ -206,11 +224,6 @@ impl Engine {
                 s.dirty = true;
                 self.dirty.push(sub);
             }
-        }
-        if let Some(Mode::Publisher { subscribers: s, .. }) =
-            self.sessions.get_mut(&from).map(|s| &mut s.mode)
-        {
-            *s = subscribers;
         }
     }
 

@@ -8,9 +8,13 @@
 //! TWCC sequence numbers and write sender reports.
 
 use super::feedback::{FEEDBACK_SLOT, FeedbackToApplication};
+mod external;
 mod forward;
 mod peer;
 mod session;
+
+use external::External;
+pub use external::ExternalPublisher;
 
 use session::{Kind, Mode, Outbound, Session};
 
@@ -161,6 +165,8 @@ pub struct Engine {
     config: EngineConfig,
     metrics: Arc<Metrics>,
     sessions: HashMap<SessionId, Session>,
+    /// RTMP publishers bridged in (no peer connection), by the same kind of id.
+    externals: HashMap<SessionId, External>,
     by_ufrag: HashMap<String, SessionId>,
     by_route: HashMap<(TransportProtocol, SocketAddr), SessionId>,
     timers: BTreeSet<(Instant, SessionId)>,
@@ -190,6 +196,7 @@ impl Engine {
             config,
             metrics,
             sessions: HashMap::default(),
+            externals: HashMap::default(),
             by_ufrag: HashMap::default(),
             by_route: HashMap::default(),
             timers: BTreeSet::new(),
@@ -208,7 +215,7 @@ impl Engine {
     }
 
     fn check_capacity(&self) -> Result<(), ApiError> {
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.sessions.len() + self.externals.len() >= self.config.max_sessions {
             return Err(ApiError::new(
                 ErrorCode::Capacity,
                 format!(
@@ -231,7 +238,7 @@ impl Engine {
     fn new_id(&self) -> SessionId {
         loop {
             let id = SessionId(rand::random::<u64>() | 1);
-            if !self.sessions.contains_key(&id) {
+            if !self.sessions.contains_key(&id) && !self.externals.contains_key(&id) {
                 return id;
             }
         }
@@ -280,15 +287,30 @@ impl Engine {
                 &s.room == room && &s.peer == peer && matches!(s.mode, Mode::Publisher { .. })
             })
             .map(|s| s.id)
+            .or_else(|| {
+                self.externals
+                    .iter()
+                    .find(|(_, e)| &e.room == room && &e.peer == peer)
+                    .map(|(id, _)| *id)
+            })
     }
 
     fn teacher_publisher(&self, room: &RoomId) -> Option<SessionId> {
-        self.sessions
+        let webrtc = self
+            .sessions
             .values()
             .filter(|s| &s.room == room && s.role == Role::Teacher)
             .filter(|s| matches!(s.mode, Mode::Publisher { .. }))
-            .max_by_key(|s| s.created)
-            .map(|s| s.id)
+            .map(|s| (s.created, s.id));
+        let rtmp = self
+            .externals
+            .iter()
+            .filter(|(_, e)| &e.room == room && e.role == Role::Teacher)
+            .map(|(id, e)| (e.created, *id));
+        webrtc
+            .chain(rtmp)
+            .max_by_key(|(created, _)| *created)
+            .map(|(_, id)| id)
     }
 
     /// A WHEP watch of `source` (default: the room's teacher).
@@ -319,14 +341,18 @@ impl Engine {
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;
 
         // One sender per kind the source publishes, with the source's codec.
-        let Some(Mode::Publisher { summary, .. }) = self.sessions.get(&source_id).map(|s| &s.mode)
-        else {
-            return Err(ApiError::new(
-                ErrorCode::Internal,
-                "source is not a publisher",
-            ));
+        let summary = match self.sessions.get(&source_id).map(|s| &s.mode) {
+            Some(Mode::Publisher { summary, .. }) => *summary,
+            _ => match self.externals.get(&source_id) {
+                Some(e) => e.summary,
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::Internal,
+                        "source is not a publisher",
+                    ));
+                }
+            },
         };
-        let summary = *summary;
         let stream_id = format!("lectern-{source_id}");
         let audio = if summary.opus {
             Some(peer::add_outbound(
@@ -358,6 +384,8 @@ impl Engine {
             self.sessions.get_mut(&source_id).map(|s| &mut s.mode)
         {
             subscribers.push(id);
+        } else if let Some(e) = self.externals.get_mut(&source_id) {
+            e.subscribers.push(id);
         }
         self.insert(
             now,
@@ -433,6 +461,9 @@ impl Engine {
     }
 
     fn remove(&mut self, id: SessionId) {
+        if self.remove_external(id) {
+            return;
+        }
         let Some(mut s) = self.sessions.remove(&id) else {
             return;
         };
@@ -483,6 +514,8 @@ impl Engine {
                     self.sessions.get_mut(&source).map(|s| &mut s.mode)
                 {
                     subscribers.retain(|x| *x != id);
+                } else if let Some(e) = self.externals.get_mut(&source) {
+                    e.subscribers.retain(|x| *x != id);
                 }
             }
         }
