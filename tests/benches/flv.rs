@@ -4,8 +4,8 @@
 //! Scenarios, each printing one JSON line:
 //! - `latency SECONDS`: the console's publisher on the synthetic camera (720p30, its
 //!   capture time painted into each picture as a barcode) → WHIP → relay → HTTP-FLV →
-//!   ffmpeg, started the way a low-latency player is (`-fflags nobuffer`, no probing
-//!   delay), decoding to raw luma on a pipe. Each picture's barcode is read as it comes
+//!   ffmpeg, started the way a low-latency player is (`-fflags nobuffer -flags
+//!   low_delay`), decoding to raw luma on a pipe, every picture as it comes. Each picture's barcode is read as it comes
 //!   out of the pipe: `now − captured` on the one media clock is glass to glass, ffmpeg's
 //!   decode included.
 //! - `viewers N SECONDS`: the relay alone on one thread; the publisher (360p30 + Opus)
@@ -71,14 +71,13 @@ async fn latency(seconds: u64) {
             .args([
                 "-flags",
                 "low_delay",
-                "-probesize",
-                "32",
-                "-analyzeduration",
-                "0",
+                "-i",
+                &url,
+                "-an",
+                "-fps_mode",
+                "passthrough",
             ])
-            .args([
-                "-i", &url, "-an", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
-            ])
+            .args(["-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
