@@ -4,23 +4,28 @@
 //! Scenarios, each printing one JSON line:
 //! - `latency SECONDS`: the console's publisher on the synthetic camera (720p30, its
 //!   capture time painted into each picture as a barcode) → WHIP → relay → HTTP-FLV →
-//!   ffmpeg, started the way a low-latency player is (`-fflags nobuffer -flags
-//!   low_delay`), decoding to raw luma on a pipe, every picture as it comes. Each picture's barcode is read as it comes
+//!   ffmpeg (`-flags low_delay`), decoding to raw luma on a pipe, every picture as it
+//!   comes. Each picture's barcode is read as it comes
 //!   out of the pipe: `now − captured` on the one media clock is glass to glass, ffmpeg's
 //!   decode included.
 //! - `viewers N SECONDS`: the relay alone on one thread; the publisher (360p30 + Opus)
 //!   and N HTTP-FLV readers that read everything elsewhere. The relay thread's CPU with
 //!   no viewer (WebRTC ingest and the bridge) and with N is measured; the difference per
 //!   viewer gives viewers per core.
+//! - `rtmp SECONDS`: the other way. A pusher in this process (the synthetic camera at
+//!   360p30 → openh264 → FLV tags → RTMP, as a `live-pusher` sends) publishes to the
+//!   relay, which bridges it to WebRTC; a viewer bot subscribes over WHEP, decodes with
+//!   openh264 and reads the barcode back: `decoded − captured`, encode included.
 //! - `transcode SECONDS`: Opus → AAC of one source (libopus decode, syom AAC-LC encode)
 //!   on this thread over SECONDS of the synthetic microphone's programme: CPU time over
 //!   media time.
 //!
-//! `cargo bench -p lectern-e2e --bench flv -- latency 10 | viewers 500 10 | transcode 30`
+//! `cargo bench -p lectern-e2e --bench flv -- latency 10 | rtmp 10 | viewers 500 10 | transcode 30`
 
-use lectern_e2e::class::Teacher;
-use lectern_e2e::relay::{SECRET, token, wait_until};
+use lectern_e2e::class::{Teacher, decoding_viewer};
+use lectern_e2e::relay::{Bots, SECRET, token, wait_until};
 use lectern_e2e::relay_thread::{RelayThread, thread_cpu_seconds};
+use lectern_media::MediaClock;
 use lectern_media::synthetic::read_barcode;
 use lectern_proto::{PublishState, Role, VideoMode};
 use lectern_relay::webrtc_flv::OpusToAac;
@@ -67,16 +72,10 @@ async fn latency(seconds: u64) {
     let (latencies, started_to_first) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let mut child = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-fflags", "nobuffer"])
-            .args([
-                "-flags",
-                "low_delay",
-                "-i",
-                &url,
-                "-an",
-                "-fps_mode",
-                "passthrough",
-            ])
+            // Not `-fflags nobuffer`: it discards what is read while probing, which is the
+            // cached keyframe, and the picture then waits for the next one.
+            .args(["-hide_banner", "-loglevel", "error", "-flags", "low_delay"])
+            .args(["-i", &url, "-an", "-fps_mode", "passthrough"])
             .args(["-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -200,6 +199,212 @@ async fn viewers(n: usize, seconds: u64) {
     drop(relay);
 }
 
+/// Publishes the synthetic camera over RTMP as `teacher` of room `bench` until `until`.
+async fn rtmp_pusher(addr: std::net::SocketAddr, token: String, clock: MediaClock, until: Instant) {
+    use lectern_media::VideoEncoder;
+    use lectern_media::synthetic::{Faults, SyntheticCamera};
+    use lectern_relay::flv::{AvcConfig, VideoHeader, annexb_nalus, annexb_to_avcc};
+    use lectern_relay::rtmp::{Amf0Value, ChunkEncoder, Message};
+    let mode = VideoMode {
+        width: 640,
+        height: 360,
+        fps: 30,
+    };
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("rtmp port");
+    s.set_nodelay(true).ok();
+    let mut c0c1 = vec![3u8];
+    c0c1.extend([0u8; 1536]);
+    s.write_all(&c0c1).await.unwrap();
+    let mut s0s1s2 = vec![0u8; 1 + 2 * 1536];
+    s.read_exact(&mut s0s1s2).await.unwrap();
+    s.write_all(&s0s1s2[1..1537]).await.unwrap();
+    let mut enc = ChunkEncoder::new();
+    let mut out = bytes::BytesMut::new();
+    let command =
+        |enc: &mut ChunkEncoder, out: &mut bytes::BytesMut, stream: u32, v: &[Amf0Value]| {
+            let payload = lectern_relay::rtmp::amf0::encode_all(v).unwrap().freeze();
+            enc.encode(
+                3,
+                &Message {
+                    type_id: 20,
+                    stream_id: stream,
+                    timestamp: 0,
+                    payload,
+                },
+                out,
+            );
+        };
+    command(
+        &mut enc,
+        &mut out,
+        0,
+        &[
+            Amf0Value::string("connect"),
+            Amf0Value::Number(1.0),
+            Amf0Value::object([("app", Amf0Value::string("bench"))]),
+        ],
+    );
+    command(
+        &mut enc,
+        &mut out,
+        0,
+        &[
+            Amf0Value::string("createStream"),
+            Amf0Value::Number(2.0),
+            Amf0Value::Null,
+        ],
+    );
+    command(
+        &mut enc,
+        &mut out,
+        1,
+        &[
+            Amf0Value::string("publish"),
+            Amf0Value::Number(3.0),
+            Amf0Value::Null,
+            Amf0Value::string(format!("teacher?token={token}")),
+        ],
+    );
+    s.write_all(&out).await.unwrap();
+    // Drain what the server says in the background.
+    let (mut rd, mut wr) = s.into_split();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while rd.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Capture and encode on their own thread, as a phone's encoder would.
+    let (tx, mut frames) = tokio::sync::mpsc::channel::<(bool, Vec<u8>)>(8);
+    std::thread::spawn(move || {
+        use lectern_media::VideoSource;
+        let mut camera = SyntheticCamera::open(mode, Faults::default(), clock).expect("camera");
+        let mut encoder = lectern_media::H264Encoder::new(800_000, 30.0).expect("encoder");
+        let mut n = 0u32;
+        while Instant::now() < until {
+            let Ok(frame) = camera.next_frame() else {
+                break;
+            };
+            // A keyframe a second, as a live-pusher sends (an RTMP pusher cannot be
+            // asked for one: a WebRTC viewer that joins waits for the next).
+            if n.is_multiple_of(30) {
+                encoder.force_keyframe();
+            }
+            n += 1;
+            if let Ok(Some(e)) = encoder.encode(&frame)
+                && tx.blocking_send((e.keyframe, e.data)).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut config: Option<AvcConfig> = None;
+    while let Some((key, annexb)) = frames.recv().await {
+        let ms = started.elapsed().as_millis() as u32;
+        let mut out = bytes::BytesMut::new();
+        let nalus = annexb_nalus(&annexb);
+        let sps = nalus
+            .iter()
+            .find(|n| n.first().is_some_and(|h| h & 0x1f == 7));
+        let pps = nalus
+            .iter()
+            .find(|n| n.first().is_some_and(|h| h & 0x1f == 8));
+        if let (Some(sps), Some(pps)) = (sps, pps)
+            && let Ok(c) = AvcConfig::from_sps_pps(sps, pps)
+            && config.as_ref() != Some(&c)
+        {
+            let record = c.to_bytes().unwrap();
+            let body = VideoHeader {
+                frame_type: 1,
+                packet_type: 0,
+                composition_time: 0,
+            }
+            .body(&record);
+            enc.encode(
+                6,
+                &Message {
+                    type_id: 9,
+                    stream_id: 1,
+                    timestamp: ms,
+                    payload: body,
+                },
+                &mut out,
+            );
+            config = Some(c);
+        }
+        let body = VideoHeader {
+            frame_type: if key { 1 } else { 2 },
+            packet_type: 1,
+            composition_time: 0,
+        }
+        .body(&annexb_to_avcc(&annexb));
+        enc.encode(
+            6,
+            &Message {
+                type_id: 9,
+                stream_id: 1,
+                timestamp: ms,
+                payload: body,
+            },
+            &mut out,
+        );
+        if wr.write_all(&out).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn rtmp(seconds: u64) {
+    let relay = Relay::start(RelayConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media: "127.0.0.1:0".parse().unwrap(),
+        rtmp: Some("127.0.0.1:0".parse().unwrap()),
+        secret: SECRET.into(),
+        ..RelayConfig::default()
+    })
+    .await
+    .expect("relay starts");
+    let clock = MediaClock::start();
+    let until = Instant::now() + Duration::from_secs(seconds + 4);
+    tokio::spawn(rtmp_pusher(
+        relay.rtmp_addr().unwrap(),
+        token(&relay, "bench", "teacher", Role::Teacher),
+        clock,
+        until,
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut bots = Bots::new();
+    let (_viewer, probe) = decoding_viewer(&mut bots, &relay, "bench", "viewer", clock);
+    wait_until("decoded pictures", Duration::from_secs(20), || {
+        probe.count() > 30
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let skip = probe.count();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let frames = probe.snapshot();
+    let mut ms: Vec<f64> = frames[skip.min(frames.len())..]
+        .iter()
+        .map(|f| f.latency().as_secs_f64() * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "rtmp",
+            "frames": ms.len(),
+            "p50_ms": percentile(&ms, 0.5),
+            "p95_ms": percentile(&ms, 0.95),
+            "p99_ms": percentile(&ms, 0.99),
+        })
+    );
+    probe.stop();
+    bots.stop().await;
+    relay.shutdown().await;
+}
+
 fn transcode(seconds: u64) {
     // The synthetic microphone's programme shape: tone, chirp and speech-like bursts.
     let mut enc =
@@ -266,9 +471,11 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("latency") => rt.block_on(latency(num(1, 10))),
         Some("viewers") => rt.block_on(viewers(num(1, 500) as usize, num(2, 10))),
+        Some("rtmp") => rt.block_on(rtmp(num(1, 10))),
         Some("transcode") => transcode(num(1, 30)),
         _ => {
             rt.block_on(latency(10));
+            rt.block_on(rtmp(10));
             rt.block_on(viewers(500, 10));
             transcode(30);
         }

@@ -31,12 +31,21 @@ pub(crate) fn flv_rows() -> Result<Vec<String>> {
     let l = scenario(&bench(&["latency", "10"])?);
     let f = |k: &str| field(&l, k);
     rows.push(format!(
-        "| FLV glass to glass at 720p30: synthetic camera's barcode → openh264 → WHIP → relay (H.264 depacketized to FLV) → HTTP-FLV → ffmpeg (`-fflags nobuffer`) decode; p50 / p95 / p99 ({:.0} frames), first picture after connecting | **{:.0} / {:.0} / {:.0} ms**; first picture {:.0} ms | ≤ 1 s end to end | `cargo bench -p lectern-e2e --bench flv -- latency 10` |",
+        "| FLV glass to glass at 720p30: synthetic camera's barcode → openh264 → WHIP → relay (H.264 depacketized to FLV) → HTTP-FLV → ffmpeg (`-flags low_delay`) decode; p50 / p95 / p99 ({:.0} frames), first picture after connecting | **{:.0} / {:.0} / {:.0} ms**; first picture {:.0} ms | ≤ 1 s end to end | `cargo bench -p lectern-e2e --bench flv -- latency 10` |",
         f("frames"),
         f("p50_ms"),
         f("p95_ms"),
         f("p99_ms"),
         f("first_picture_ms"),
+    ));
+    let r = scenario(&bench(&["rtmp", "10"])?);
+    let f = |k: &str| field(&r, k);
+    rows.push(format!(
+        "| FLV the other way, RTMP → WebRTC at 360p30: synthetic camera's barcode → openh264 (a keyframe a second) → RTMP → relay (AVCC packetized to RTP) → WHEP viewer → openh264 decode; p50 / p95 / p99 ({:.0} frames) | **{:.1} / {:.1} / {:.1} ms** | ≤ 150 ms added by the relay | `cargo bench -p lectern-e2e --bench flv -- rtmp 10` |",
+        f("frames"),
+        f("p50_ms"),
+        f("p95_ms"),
+        f("p99_ms"),
     ));
     for n in VIEWERS {
         let v = scenario(&bench(&["viewers", n, "10"])?);
