@@ -28,6 +28,7 @@ use lectern_e2e::relay_thread::{RelayThread, thread_cpu_seconds};
 use lectern_media::MediaClock;
 use lectern_media::synthetic::read_barcode;
 use lectern_proto::{PublishState, Role, VideoMode};
+use lectern_relay::flv_webrtc::AacToOpus;
 use lectern_relay::webrtc_flv::OpusToAac;
 use lectern_relay::{Relay, RelayConfig};
 use std::io::Read;
@@ -432,13 +433,41 @@ fn transcode(seconds: u64) {
     let w0 = Instant::now();
     let mut frames = 0;
     let mut bytes = 0;
+    let mut aac = Vec::new();
     for (i, p) in packets.iter().enumerate() {
         for f in t.push(960 * i as u32, i as i64 * 20_000, p) {
             frames += 1;
             bytes += f.data.len();
+            aac.push(f.data);
         }
     }
     let cpu = thread_cpu_seconds().unwrap_or(f64::NAN) - c0;
+
+    // The other way: that AAC (48 kHz) back to Opus, and a 16 kHz pusher's AAC, which
+    // is resampled too.
+    let back = |asc: &[u8], units: &[bytes::Bytes], ms_per_unit: f64| {
+        let mut t = AacToOpus::new(asc).unwrap();
+        let c0 = thread_cpu_seconds().unwrap_or(f64::NAN);
+        let mut packets = 0;
+        for (i, au) in units.iter().enumerate() {
+            packets += t.push((i as f64 * ms_per_unit) as i64, au).len();
+        }
+        (thread_cpu_seconds().unwrap_or(f64::NAN) - c0, packets)
+    };
+    let (cpu48, opus48) = back(&[0x11, 0x88], &aac, 1024.0 / 48.0);
+    let pcm16: Vec<f32> = (0..seconds as usize * 16_000)
+        .map(|i| 0.2 * (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin())
+        .collect();
+    let mut enc16 = syom::Encoder::new(16_000, 1, &syom::EncodeOptions::raw()).unwrap();
+    let mut aac16 = Vec::new();
+    enc16
+        .feed(&[&pcm16], |f| {
+            aac16.push(bytes::Bytes::copy_from_slice(f.payload));
+            Ok(())
+        })
+        .unwrap();
+    let asc16 = enc16.asc().to_vec();
+    let (cpu16, opus16) = back(&asc16, &aac16, 1024.0 / 16.0);
     println!(
         "{}",
         serde_json::json!({
@@ -449,6 +478,10 @@ fn transcode(seconds: u64) {
             "share_of_core": cpu / seconds as f64,
             "aac_frames": frames,
             "aac_kbps": bytes as f64 * 8.0 / seconds as f64 / 1000.0,
+            "aac48_to_opus_share_of_core": cpu48 / seconds as f64,
+            "aac48_opus_packets": opus48,
+            "aac16_to_opus_share_of_core": cpu16 / seconds as f64,
+            "aac16_opus_packets": opus16,
         })
     );
 }

@@ -61,9 +61,11 @@ pub(crate) fn flv_rows() -> Result<Vec<String>> {
     let t = scenario(&bench(&["transcode", "30"])?);
     let f = |k: &str| field(&t, k);
     rows.push(format!(
-        "| FLV Opus → AAC-LC 48 kHz mono transcode, one source (libopus decode + syom encode at {:.0} kbit/s) | **{:.2} % of a core** | ≤ 2 % per source | `cargo bench -p lectern-e2e --bench flv -- transcode 30` |",
+        "| FLV transcoding per source, share of one core: Opus → AAC-LC 48 kHz mono (libopus decode + syom encode at {:.0} kbit/s); AAC → Opus from a 48 kHz pusher (syom decode + libopus encode) and from a 16 kHz one (+ rubato resampling) | **{:.2} %**; **{:.2} %** and **{:.2} %** | ≤ 2 % per source | `cargo bench -p lectern-e2e --bench flv -- transcode 30` |",
         f("aac_kbps"),
         f("share_of_core") * 100.0,
+        f("aac48_to_opus_share_of_core") * 100.0,
+        f("aac16_to_opus_share_of_core") * 100.0,
     ));
     Ok(rows)
 }
