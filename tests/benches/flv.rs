@@ -458,7 +458,12 @@ fn transcode(seconds: u64) {
     let pcm16: Vec<f32> = (0..seconds as usize * 16_000)
         .map(|i| 0.2 * (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin())
         .collect();
-    let mut enc16 = syom::Encoder::new(16_000, 1, &syom::EncodeOptions::raw()).unwrap();
+    let mut enc16 = syom::Encoder::new(
+        16_000,
+        1,
+        &syom::EncodeOptions::raw().with_bitrate_bps(32_000),
+    )
+    .unwrap();
     let mut aac16 = Vec::new();
     enc16
         .feed(&[&pcm16], |f| {
