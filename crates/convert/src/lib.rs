@@ -154,57 +154,19 @@ impl Converter {
             return Err(ConvertError::Unsupported(ext));
         }
         let out_dir = work.join("out");
-        let profile = work.join("profile");
         fs::create_dir_all(&out_dir)?;
-        fs::create_dir_all(&profile)?;
-        let mut profile_arg = OsString::from("-env:UserInstallation=");
-        profile_arg.push(file_url(&fs::canonicalize(&profile)?));
-        let mut child = Command::new(&self.program)
-            .arg(profile_arg)
-            .args([
-                "--headless",
-                "--invisible",
-                "--norestore",
-                "--nologo",
-                "--nolockcheck",
-            ])
-            .args(["--convert-to", "pdf", "--outdir"])
-            .arg(&out_dir)
-            .arg(input)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ConvertError::NotInstalled,
-                _ => ConvertError::Io(e),
-            })?;
-        // Drain stderr on a thread so a chatty LibreOffice never blocks on a full pipe.
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ConvertError::Timeout(self.timeout));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let stderr = reader.join().unwrap_or_default();
-        if !status.success() {
-            return Err(ConvertError::Failed {
-                status: status.to_string(),
-                stderr: stderr.trim().chars().take(2000).collect(),
-            });
+        let started = Instant::now();
+        let mut attempt = self.run(input, &out_dir, &work.join("profile"), self.timeout);
+        // LibreOffice sometimes aborts while it sets up a new profile (seen on a machine's
+        // very first runs, two at once): once, with a fresh profile, in the time left.
+        if let Err(Failed::Crashed(_)) = &attempt
+            && let Some(left) = self.timeout.checked_sub(started.elapsed())
+        {
+            attempt = self.run(input, &out_dir, &work.join("profile-retry"), left);
         }
+        attempt.map_err(|f| match f {
+            Failed::Crashed(e) | Failed::Other(e) => e,
+        })?;
         let stem = input.file_stem().unwrap_or_default();
         let pdf = out_dir.join(stem).with_extension("pdf");
         let mut head = [0u8; 5];
@@ -217,6 +179,96 @@ impl Converter {
             Err(ConvertError::NoOutput)
         }
     }
+}
+
+impl Converter {
+    /// One LibreOffice run converting `input` into `out_dir` with the profile in
+    /// `profile`, stopped after `limit`.
+    fn run(
+        &self,
+        input: &Path,
+        out_dir: &Path,
+        profile: &Path,
+        limit: Duration,
+    ) -> Result<(), Failed> {
+        fs::create_dir_all(profile).map_err(|e| Failed::Other(e.into()))?;
+        let mut profile_arg = OsString::from("-env:UserInstallation=");
+        profile_arg.push(file_url(
+            &fs::canonicalize(profile).map_err(|e| Failed::Other(e.into()))?,
+        ));
+        let mut child = Command::new(&self.program)
+            .arg(profile_arg)
+            .args([
+                "--headless",
+                "--invisible",
+                "--norestore",
+                "--nologo",
+                "--nolockcheck",
+            ])
+            .args(["--convert-to", "pdf", "--outdir"])
+            .arg(out_dir)
+            .arg(input)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Failed::Other(match e.kind() {
+                    std::io::ErrorKind::NotFound => ConvertError::NotInstalled,
+                    _ => ConvertError::Io(e),
+                })
+            })?;
+        // Drain stderr on a thread so a chatty LibreOffice never blocks on a full pipe.
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(|e| Failed::Other(e.into()))? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Failed::Other(ConvertError::Timeout(self.timeout)));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        if !status.success() {
+            let e = ConvertError::Failed {
+                status: status.to_string(),
+                stderr: stderr.trim().chars().take(2000).collect(),
+            };
+            return Err(if crashed(&status) {
+                Failed::Crashed(e)
+            } else {
+                Failed::Other(e)
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A failed run: a crash (killed by a signal, or the wrapper's 128 + signal) may be
+/// worth one more try; anything else is the answer.
+enum Failed {
+    Crashed(ConvertError),
+    Other(ConvertError),
+}
+
+fn crashed(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal().is_some() {
+            return true;
+        }
+    }
+    status.code().is_some_and(|c| c > 128 && c < 160)
 }
 
 /// `path` (absolute) as a `file://` URL, as LibreOffice's `-env:` options want it.

@@ -59,6 +59,39 @@ fn converts_with_a_private_profile_and_returns_the_pdf() {
 
 #[cfg(unix)]
 #[test]
+fn a_crash_on_the_first_run_is_tried_once_more_with_a_fresh_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("lesson.docx");
+    std::fs::write(&input, b"PK").unwrap();
+    // Aborts (as soffice does on SIGABRT: status 134) the first time, converts after.
+    let crash_once = format!(
+        "if [ ! -e \"$(dirname \"$0\")/crashed\" ]; then touch \"$(dirname \"$0\")/crashed\"; exit 134; fi\n{CONVERTS}"
+    );
+    let program = fake(dir.path(), &crash_once);
+    let work = dir.path().join("work");
+    let pdf = Converter::with_program(&program)
+        .to_pdf(&input, &work)
+        .unwrap();
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert!(
+        args.lines()
+            .next()
+            .unwrap()
+            .ends_with("/work/profile-retry"),
+        "{args}"
+    );
+
+    // A crash every time is reported, not retried forever.
+    let always = fake(dir.path(), "exit 134");
+    let err = Converter::with_program(&always)
+        .to_pdf(&input, &dir.path().join("work2"))
+        .unwrap_err();
+    assert!(matches!(err, ConvertError::Failed { .. }), "{err:?}");
+}
+
+#[cfg(unix)]
+#[test]
 fn failures_hangs_and_missing_output_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("deck.odp");
