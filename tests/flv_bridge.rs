@@ -5,10 +5,9 @@
 //! hear the microphone from the first second on, and see the tracks start together.
 
 use lectern_e2e::class::Teacher;
-use lectern_e2e::relay::{SECRET, token};
+use lectern_e2e::relay::{start_with_rtmp, token};
 use lectern_media::synthetic::read_barcode;
 use lectern_proto::{PublishState, Role, VideoMode};
-use lectern_relay::{Relay, RelayConfig};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -34,18 +33,6 @@ fn have_ffmpeg() -> bool {
         eprintln!("SKIPPED: ffmpeg not installed (cargo xtask setup installs it)");
     }
     ok
-}
-
-async fn relay() -> Relay {
-    Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        rtmp: Some("127.0.0.1:0".parse().unwrap()),
-        secret: SECRET.into(),
-        ..RelayConfig::default()
-    })
-    .await
-    .expect("relay starts")
 }
 
 #[derive(Debug, Default)]
@@ -280,7 +267,7 @@ async fn the_teacher_plays_in_ffmpeg_over_rtmp_and_http_flv() {
     if !have_ffmpeg() {
         return;
     }
-    let relay = relay().await;
+    let relay = start_with_rtmp().await;
     let teacher = Teacher::start(
         format!("http://{}/whip/{ROOM}", relay.http_addr()),
         token(&relay, ROOM, "teacher", Role::Teacher),

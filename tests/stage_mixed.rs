@@ -7,9 +7,9 @@
 
 use futures_util::{SinkExt, StreamExt};
 use lectern_e2e::bot::Role as BotRole;
-use lectern_e2e::relay::{Bots, SECRET, token, wait_until};
+use lectern_e2e::relay::{Bots, start_with_rtmp, token, wait_until};
 use lectern_proto::Role;
-use lectern_relay::{Relay, RelayConfig};
+use lectern_relay::Relay;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
@@ -83,15 +83,7 @@ async fn six_on_stage_by_whip_and_rtmp_reach_the_teacher_and_a_seventh_is_refuse
         eprintln!("SKIPPED: ffmpeg not installed");
         return;
     }
-    let relay = Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        rtmp: Some("127.0.0.1:0".parse().unwrap()),
-        secret: SECRET.into(),
-        ..RelayConfig::default()
-    })
-    .await
-    .unwrap();
+    let relay = start_with_rtmp().await;
     let mut teacher = connect(&relay, &token(&relay, ROOM, "teacher", Role::Teacher)).await;
     let names: Vec<String> = (1..=7).map(|i| format!("s{i}")).collect();
     let mut students = Vec::new();

@@ -23,14 +23,13 @@
 //! `cargo bench -p lectern-e2e --bench flv -- latency 10 | rtmp 10 | viewers 500 10 | transcode 30`
 
 use lectern_e2e::class::{Teacher, decoding_viewer};
-use lectern_e2e::relay::{Bots, SECRET, token, wait_until};
+use lectern_e2e::relay::{Bots, SECRET, start_loopback, start_with_rtmp, token, wait_until};
 use lectern_e2e::relay_thread::{RelayThread, thread_cpu_seconds};
 use lectern_media::MediaClock;
 use lectern_media::synthetic::read_barcode;
 use lectern_proto::{PublishState, Role, VideoMode};
 use lectern_relay::flv_webrtc::AacToOpus;
 use lectern_relay::webrtc_flv::OpusToAac;
-use lectern_relay::{Relay, RelayConfig};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -46,15 +45,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn latency(seconds: u64) {
-    let relay = Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        secret: SECRET.into(),
-        rtmp: None,
-        ..RelayConfig::default()
-    })
-    .await
-    .expect("relay starts");
+    let relay = start_loopback().await;
     let mode = VideoMode::HD_30;
     let teacher = Teacher::start(
         format!("http://{}/whip/bench", relay.http_addr()),
@@ -358,15 +349,7 @@ async fn rtmp_pusher(addr: std::net::SocketAddr, token: String, clock: MediaCloc
 }
 
 async fn rtmp(seconds: u64) {
-    let relay = Relay::start(RelayConfig {
-        http: "127.0.0.1:0".parse().unwrap(),
-        media: "127.0.0.1:0".parse().unwrap(),
-        rtmp: Some("127.0.0.1:0".parse().unwrap()),
-        secret: SECRET.into(),
-        ..RelayConfig::default()
-    })
-    .await
-    .expect("relay starts");
+    let relay = start_with_rtmp().await;
     let clock = MediaClock::start();
     let until = Instant::now() + Duration::from_secs(seconds + 4);
     tokio::spawn(rtmp_pusher(

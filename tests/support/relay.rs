@@ -24,6 +24,20 @@ pub async fn start_loopback() -> Relay {
     .expect("relay starts")
 }
 
+/// The same with RTMP (and so HTTP-FLV's publishers) on a free loopback port too.
+pub async fn start_with_rtmp() -> Relay {
+    let _ = env_logger::try_init();
+    Relay::start(RelayConfig {
+        http: "127.0.0.1:0".parse().expect("valid address"),
+        media: "127.0.0.1:0".parse().expect("valid address"),
+        rtmp: Some("127.0.0.1:0".parse().expect("valid address")),
+        secret: SECRET.into(),
+        ..RelayConfig::default()
+    })
+    .await
+    .expect("relay starts")
+}
+
 /// A ten-minute token for `sub` (also its display name) in `room`.
 pub fn token(relay: &Relay, room: &str, sub: &str, role: lectern_proto::Role) -> String {
     relay.signer().issue(

@@ -9,12 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// under every path MTU in practice.
 pub const MAX_PAYLOAD: usize = 1200;
 
-const NAL_IDR: u8 = 5;
-const NAL_SPS: u8 = 7;
-const NAL_PPS: u8 = 8;
-const NAL_AUD: u8 = 9;
-const STAP_A: u8 = 24;
-const FU_A: u8 = 28;
+use crate::sfu::h264::{FU_A, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, STAP_A};
 
 /// The RTP payloads of one access unit, in order; the last one carries the marker.
 pub fn packetize(nalus: &[&[u8]], sps: &[u8], pps: &[u8]) -> Vec<Bytes> {

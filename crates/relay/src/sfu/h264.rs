@@ -1,10 +1,14 @@
 //! H.264 RTP payload inspection (RFC 6184), without depacketizing: does this packet
 //! start a keyframe?
 
-const NAL_IDR: u8 = 5;
-const NAL_SPS: u8 = 7;
-const STAP_A: u8 = 24;
-const FU_A: u8 = 28;
+/// NAL unit types (ITU-T H.264 table 7-1) and RTP payload types (RFC 6184) the relay
+/// handles; shared by the keyframe detector, the depacketizer and the packetizer.
+pub const NAL_IDR: u8 = 5;
+pub const NAL_SPS: u8 = 7;
+pub const NAL_PPS: u8 = 8;
+pub const NAL_AUD: u8 = 9;
+pub const STAP_A: u8 = 24;
+pub const FU_A: u8 = 28;
 
 /// True when the RTP payload carries the start of an IDR picture or a sequence
 /// parameter set (which encoders send right before one). Malformed payloads are
