@@ -9,7 +9,9 @@
 
 use anyhow::{Context, Result, bail};
 use lectern_e2e::class::Teacher;
-use lectern_e2e::webdriver::{Driver, STUDENT_STATS, Session, free_port, num};
+use lectern_e2e::webdriver::{
+    Driver, STUDENT_STATS, Session, WHEP_STATS, WHEP_WATCH, free_port, num,
+};
 use lectern_proto::{PeerId, PublishState, Role, RoomId, VideoMode};
 use lectern_relay::{Relay, RelayConfig};
 use serde_json::{Value, json};
@@ -45,50 +47,6 @@ const UNPUBLISH: &str = r#"
 const [token, done] = [arguments[0], arguments[arguments.length - 1]];
 fetch(window.whipLocation, { method: "DELETE", headers: { authorization: "Bearer " + token } })
   .then((r) => { window.pc.close(); done(r.status); }, (e) => done(String(e)));
-"#;
-
-const WATCH: &str = r#"
-const [token, done] = [arguments[0], arguments[arguments.length - 1]];
-(async () => {
-  const pc = new RTCPeerConnection();
-  window.pc = pc;
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((r) => {
-    if (pc.iceGatheringState === "complete") r();
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
-    setTimeout(r, 2000);
-  });
-  const res = await fetch("/whep/math", {
-    method: "POST",
-    headers: { "content-type": "application/sdp", authorization: "Bearer " + token },
-    body: pc.localDescription.sdp,
-  });
-  const text = await res.text();
-  if (res.status !== 201) return done({ error: res.status + " " + text });
-  await pc.setRemoteDescription({ type: "answer", sdp: text });
-  // Play it, so the audio is rendered and its energy measured.
-  const el = document.createElement("video");
-  el.muted = false;
-  el.autoplay = true;
-  el.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track));
-  document.body.appendChild(el);
-  el.play().catch(() => {});
-  done({ location: res.headers.get("location") });
-})().catch((e) => done({ error: String(e) }));
-"#;
-
-const STATS: &str = r#"
-const done = arguments[arguments.length - 1];
-window.pc.getStats().then((report) => {
-  const out = { state: window.pc.connectionState, framesDecoded: 0, audioEnergy: 0, width: 0 };
-  report.forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video") { out.framesDecoded = s.framesDecoded || 0; out.width = s.frameWidth || 0; }
-    if (s.type === "inbound-rtp" && s.kind === "audio") out.audioEnergy = s.totalAudioEnergy || 0;
-  });
-  done(out);
-});
 "#;
 
 const SECRET: &str = "chromium-test-secret-chromium-test";
@@ -227,9 +185,15 @@ fn chromium_publishes_through_whip_and_another_chromium_watches_through_whep() -
     ])?;
     viewer.script_timeout(Duration::from_secs(30))?;
     viewer.navigate(&format!("{}/healthz", class.base))?;
-    call(&viewer, WATCH, &class.token("s1", "Ann", Role::Student))?;
+    let watched = viewer.script_async(
+        WHEP_WATCH,
+        json!([class.token("s1", "Ann", Role::Student), "/whep/math"]),
+    )?;
+    if let Some(e) = watched.get("error") {
+        bail!("watch failed: {e}");
+    }
     let playing = wait_playing("WHEP viewer", 30.0, Duration::from_secs(20), || {
-        viewer.script_async(STATS, json!([])).context("stats")
+        viewer.script_async(WHEP_STATS, json!([])).context("stats")
     })?;
     assert_eq!(playing["state"], "connected");
     assert_eq!(
@@ -238,7 +202,7 @@ fn chromium_publishes_through_whip_and_another_chromium_watches_through_whep() -
     );
     // Still rising a moment later: the stream keeps flowing, not just a first burst.
     let later = wait_playing("WHEP viewer, later", 20.0, Duration::from_secs(10), || {
-        viewer.script_async(STATS, json!([])).context("stats")
+        viewer.script_async(WHEP_STATS, json!([])).context("stats")
     })?;
     assert!(num(&later, "framesDecoded") > num(&playing, "framesDecoded"));
     Ok(())

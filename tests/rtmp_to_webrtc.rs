@@ -11,7 +11,7 @@
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
-use lectern_e2e::webdriver::{Driver, Session, free_port, num};
+use lectern_e2e::webdriver::{Driver, Session, WHEP_STATS, WHEP_WATCH, free_port, num};
 use lectern_proto::{PeerId, Role, RoomId};
 use lectern_relay::{Relay, RelayConfig};
 use serde_json::{Value, json};
@@ -20,51 +20,6 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "rtmp-bridge-test-secret-rtmp-bridge";
 const ROOM: &str = "math";
-
-const WATCH: &str = r#"
-const [token, source, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
-(async () => {
-  const pc = new RTCPeerConnection();
-  window.pc = pc;
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((r) => {
-    if (pc.iceGatheringState === "complete") r();
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
-    setTimeout(r, 2000);
-  });
-  const res = await fetch("/whep/math?peer=" + source, {
-    method: "POST",
-    headers: { "content-type": "application/sdp", authorization: "Bearer " + token },
-    body: pc.localDescription.sdp,
-  });
-  const text = await res.text();
-  if (res.status !== 201) return done({ error: res.status + " " + text });
-  await pc.setRemoteDescription({ type: "answer", sdp: text });
-  const el = document.createElement("video");
-  el.muted = false;
-  el.autoplay = true;
-  el.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track));
-  document.body.appendChild(el);
-  el.play().catch(() => {});
-  done({ ok: true });
-})().catch((e) => done({ error: String(e) }));
-"#;
-
-const STATS: &str = r#"
-const done = arguments[arguments.length - 1];
-window.pc.getStats().then((report) => {
-  const out = { state: window.pc.connectionState, framesDecoded: 0, audioEnergy: 0, width: 0, height: 0 };
-  report.forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video") {
-      out.framesDecoded = s.framesDecoded || 0; out.width = s.frameWidth || 0; out.height = s.frameHeight || 0;
-    }
-    if (s.type === "inbound-rtp" && s.kind === "audio") out.audioEnergy = s.totalAudioEnergy || 0;
-  });
-  done(out);
-});
-"#;
 
 fn have_ffmpeg() -> bool {
     Command::new("ffmpeg")
@@ -142,7 +97,7 @@ fn push(url: &str, video: &[&str], audio: &[&str]) -> Result<Child> {
 
 /// Waits until the viewer's stats show `frames` more decoded frames and audio energy.
 fn wait_playing(page: &Session, frames: f64, timeout: Duration) -> Result<Value> {
-    let stats = || page.script_async(STATS, json!([])).context("stats");
+    let stats = || page.script_async(WHEP_STATS, json!([])).context("stats");
     let started = Instant::now();
     let first = stats()?;
     let mut last = first.clone();
@@ -210,7 +165,13 @@ fn pusher_is_watched(video: &[&str], audio: &[&str], frames: f64) -> Result<Valu
         ])?;
         viewer.script_timeout(Duration::from_secs(30))?;
         viewer.navigate(&format!("http://{}/healthz", class.relay().http_addr()))?;
-        let v = viewer.script_async(WATCH, json!([class.token("s1", Role::Student), pusher]))?;
+        let v = viewer.script_async(
+            WHEP_WATCH,
+            json!([
+                class.token("s1", Role::Student),
+                format!("/whep/{ROOM}?peer={pusher}")
+            ]),
+        )?;
         if let Some(e) = v.get("error") {
             bail!("watch failed: {e}");
         }

@@ -139,6 +139,57 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// Page script: watches over WHEP (`arguments[1]`, a path such as `/whep/math` or
+/// `/whep/math?peer=s2`) with the token `arguments[0]`, and plays the tracks in a
+/// `<video>` so that audio is rendered and its energy counted. Resolves `{ ok }` or
+/// `{ error }`.
+pub const WHEP_WATCH: &str = r#"
+const [token, path, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+(async () => {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => {
+    if (pc.iceGatheringState === "complete") r();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
+    setTimeout(r, 2000);
+  });
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/sdp", authorization: "Bearer " + token },
+    body: pc.localDescription.sdp,
+  });
+  const text = await res.text();
+  if (res.status !== 201) return done({ error: res.status + " " + text });
+  await pc.setRemoteDescription({ type: "answer", sdp: text });
+  const el = document.createElement("video");
+  el.muted = false;
+  el.autoplay = true;
+  el.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track));
+  document.body.appendChild(el);
+  el.play().catch(() => {});
+  done({ ok: true, location: res.headers.get("location") });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+/// Page script: the `window.pc` of [`WHEP_WATCH`]: connection state, video frames
+/// decoded and their size, total audio energy.
+pub const WHEP_STATS: &str = r#"
+const done = arguments[arguments.length - 1];
+window.pc.getStats().then((report) => {
+  const out = { state: window.pc.connectionState, framesDecoded: 0, audioEnergy: 0, width: 0, height: 0 };
+  report.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") {
+      out.framesDecoded = s.framesDecoded || 0; out.width = s.frameWidth || 0; out.height = s.frameHeight || 0;
+    }
+    if (s.type === "inbound-rtp" && s.kind === "audio") out.audioEnergy = s.totalAudioEnergy || 0;
+  });
+  done(out);
+});
+"#;
+
 /// The student page's own figures (`window.__lecternStudent.stats()`): frames decoded,
 /// audio energy, and the rest; run with [`Session::script_async`].
 pub const STUDENT_STATS: &str = r#"
