@@ -59,6 +59,13 @@ pub enum StreamOutput {
     EndAll,
 }
 
+/// For a source that can be asked for a keyframe (a WebRTC publisher), a cached GOP
+/// whose keyframe is older than this (stream time) is not replayed to a new viewer: it
+/// would start that viewer this far behind live, and players (a mini-program's
+/// `live-player` among them) play a backlog in real time rather than skip it. The viewer
+/// gets the sequence headers and the keyframe the source is asked for instead.
+pub const FRESH_KEYFRAME_MS: u32 = 1_000;
+
 #[derive(Debug)]
 struct Viewer {
     id: ViewerId,
@@ -87,10 +94,18 @@ pub struct StreamCore {
     /// viewers' timestamps go back.
     rebase: Option<(u32, u32)>,
     last_out: Option<u32>,
+    /// The source can be asked for a keyframe (see [`FRESH_KEYFRAME_MS`]).
+    askable: bool,
     out: VecDeque<StreamOutput>,
 }
 
 impl StreamCore {
+    /// Whether the current source can be asked for a keyframe (a WebRTC publisher can;
+    /// an RTMP pusher cannot, so its viewers always start from the cache).
+    pub fn set_askable(&mut self, askable: bool) {
+        self.askable = askable;
+    }
+
     /// An empty stream with no source yet.
     pub fn new(limits: GopLimits, grace: Duration) -> Self {
         Self {
@@ -106,6 +121,7 @@ impl StreamCore {
             down_since: None,
             rebase: None,
             last_out: None,
+            askable: false,
             out: VecDeque::new(),
         }
     }
@@ -295,12 +311,19 @@ impl StreamCore {
             });
         }
         let has_video = self.avc.is_some();
-        let awaiting_keyframe = has_video && self.gop.is_empty();
-        for tag in &self.gop {
-            self.out.push_back(StreamOutput::Send {
-                viewer: id,
-                tag: tag.clone(),
-            });
+        let age = match (self.gop.front(), self.gop.back()) {
+            (Some(first), Some(last)) => last.timestamp.wrapping_sub(first.timestamp),
+            _ => 0,
+        };
+        let stale = self.askable && self.live && age > FRESH_KEYFRAME_MS;
+        let awaiting_keyframe = has_video && (self.gop.is_empty() || stale);
+        if !stale {
+            for tag in &self.gop {
+                self.out.push_back(StreamOutput::Send {
+                    viewer: id,
+                    tag: tag.clone(),
+                });
+            }
         }
         if awaiting_keyframe && self.live {
             self.out.push_back(StreamOutput::NeedKeyframe);
@@ -391,6 +414,46 @@ mod tests {
         // And it follows live at once.
         core.handle_input(now, StreamInput::Tag(video(false, 60 * 40)));
         assert_eq!(sent_to(&drain(&mut core), ViewerId(1)).len(), 1);
+    }
+
+    #[test]
+    fn a_source_that_can_be_asked_starts_new_viewers_on_a_fresh_keyframe_not_a_backlog() {
+        let now = Instant::now();
+        let mut core = StreamCore::new(GopLimits::default(), Duration::from_secs(5));
+        core.set_askable(true);
+        core.handle_input(now, StreamInput::SourceUp);
+        core.handle_input(now, StreamInput::Tag(avc_config()));
+        for n in 0..20u32 {
+            core.handle_input(now, StreamInput::Tag(video(n == 0, n * 40)));
+        }
+        drain(&mut core);
+        // 760 ms since the keyframe: fresh enough, the viewer starts from the cache.
+        core.handle_input(now, StreamInput::Join(ViewerId(1)));
+        let out = drain(&mut core);
+        assert_eq!(sent_to(&out, ViewerId(1)).len(), 1 + 20);
+        assert!(!out.contains(&StreamOutput::NeedKeyframe));
+        for n in 20..60u32 {
+            core.handle_input(now, StreamInput::Tag(video(false, n * 40)));
+        }
+        drain(&mut core);
+        // 2.36 s since it: the next viewer gets the config, a keyframe is asked for.
+        core.handle_input(now, StreamInput::Join(ViewerId(2)));
+        let out = drain(&mut core);
+        assert_eq!(sent_to(&out, ViewerId(2)).len(), 1, "the AVC config only");
+        assert!(out.contains(&StreamOutput::NeedKeyframe));
+        core.handle_input(now, StreamInput::Tag(video(false, 2440)));
+        assert_eq!(sent_to(&drain(&mut core), ViewerId(2)).len(), 0);
+        core.handle_input(now, StreamInput::Tag(video(true, 2480)));
+        let out = drain(&mut core);
+        assert!(sent_to(&out, ViewerId(2))[0].is_keyframe());
+        // An RTMP source cannot be asked: its viewers take the backlog.
+        core.set_askable(false);
+        for n in 63..120u32 {
+            core.handle_input(now, StreamInput::Tag(video(false, n * 40)));
+        }
+        drain(&mut core);
+        core.handle_input(now, StreamInput::Join(ViewerId(3)));
+        assert!(sent_to(&drain(&mut core), ViewerId(3)).len() > 50);
     }
 
     #[test]

@@ -353,6 +353,7 @@ async fn run_stream(
                 let now = Instant::now().into_std();
                 match msg {
                     Some(Control::Source(rx, hook)) => {
+                        core.set_askable(hook.is_some());
                         keyframes = hook;
                         if source.replace(rx).is_some() {
                             core.handle_input(now, StreamInput::SourceDown);
