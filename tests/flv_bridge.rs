@@ -293,6 +293,31 @@ async fn the_teacher_plays_in_ffmpeg_over_rtmp_and_http_flv() {
     check("RTMP", &by_rtmp.unwrap());
     check("HTTP-FLV", &by_flv.unwrap());
 
+    // A player that joins when the cached keyframe is seconds old starts on a fresh
+    // one the relay asks the console for, not seconds behind live. The first late
+    // player makes the console send a keyframe; the second joins 2.5 s after it, while
+    // that GOP is still cached.
+    let url = format!(
+        "http://{}/flv/{ROOM}/teacher.flv?token={student}",
+        relay.http_addr()
+    );
+    let first = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || pull(&url)
+    });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let joined = teacher.clock.now();
+    let second = tokio::task::spawn_blocking(move || pull(&url));
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert!(!first.pictures.is_empty());
+    let (_, captured) = second.pictures[0];
+    let behind_ms = (joined.as_micros() as i64 - captured as i64) / 1000;
+    eprintln!("late player: first picture captured {behind_ms} ms before it joined");
+    assert!(
+        behind_ms < 1_000,
+        "the late player started {behind_ms} ms behind live"
+    );
+
     // The WebRTC side is untouched by the bridge, and the bridge dropped nothing.
     let metrics = reqwest::get(format!("http://{}/metrics", relay.http_addr()))
         .await

@@ -293,7 +293,10 @@ impl StreamCore {
         let first = self.gop.front().map_or(tag.timestamp, |t| t.timestamp);
         let over = self.gop.len() + 1 > self.limits.tags
             || self.gop_bytes + tag.data.len() > self.limits.bytes
-            || tag.timestamp.wrapping_sub(first) > self.limits.duration_ms;
+            // Signed: an audio tag a little older than the keyframe that began the GOP
+            // (the WebRTC bridge's AAC trails its video by a frame or two) is not a GOP
+            // of four billion milliseconds.
+            || (tag.timestamp.wrapping_sub(first) as i32) > self.limits.duration_ms as i32;
         if over {
             self.clear_gop();
             return;
@@ -454,6 +457,23 @@ mod tests {
         drain(&mut core);
         core.handle_input(now, StreamInput::Join(ViewerId(3)));
         assert!(sent_to(&drain(&mut core), ViewerId(3)).len() > 50);
+    }
+
+    #[test]
+    fn audio_slightly_older_than_the_keyframe_stays_in_the_gop() {
+        let now = Instant::now();
+        let mut core = StreamCore::new(GopLimits::default(), Duration::from_secs(5));
+        core.handle_input(now, StreamInput::SourceUp);
+        core.handle_input(now, StreamInput::Tag(avc_config()));
+        core.handle_input(now, StreamInput::Tag(aac_config()));
+        core.handle_input(now, StreamInput::Tag(video(true, 1000)));
+        core.handle_input(now, StreamInput::Tag(audio(979)));
+        core.handle_input(now, StreamInput::Tag(video(false, 1033)));
+        assert_eq!(
+            core.cached_tags(),
+            3,
+            "the GOP survives audio that trails its video"
+        );
     }
 
     #[test]
