@@ -10,7 +10,7 @@
 use anyhow::{Context, Result, bail};
 use lectern_e2e::class::Teacher;
 use lectern_e2e::webdriver::{
-    Driver, STUDENT_STATS, Session, WHEP_STATS, WHEP_WATCH, free_port, num,
+    Driver, STUDENT_STATS, Session, WHEP_STATS, WHEP_WATCH, free_port, num, wait_playing,
 };
 use lectern_proto::{PeerId, PublishState, Role, RoomId, VideoMode};
 use lectern_relay::{Relay, RelayConfig};
@@ -130,28 +130,6 @@ fn call(page: &Session, js: &str, token: &str) -> Result<Value> {
         bail!("page script failed: {e}");
     }
     Ok(v)
-}
-
-/// Waits until `stats` shows frames decoded rising by at least `frames` and audio energy.
-fn wait_playing(
-    what: &str,
-    frames: f64,
-    timeout: Duration,
-    stats: impl Fn() -> Result<Value>,
-) -> Result<Value> {
-    let started = Instant::now();
-    let first = stats()?;
-    let mut last = first.clone();
-    while started.elapsed() < timeout {
-        std::thread::sleep(Duration::from_millis(500));
-        last = stats()?;
-        if num(&last, "framesDecoded") - num(&first, "framesDecoded") >= frames
-            && num(&last, "audioEnergy") > 0.0
-        {
-            return Ok(last);
-        }
-    }
-    bail!("{what}: not playing after {timeout:?}: first {first}, last {last}")
 }
 
 fn artifacts() -> Option<std::path::PathBuf> {

@@ -11,7 +11,7 @@
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
-use lectern_e2e::webdriver::{Driver, Session, WHEP_STATS, WHEP_WATCH, free_port, num};
+use lectern_e2e::webdriver::{Driver, WHEP_STATS, WHEP_WATCH, free_port, num, wait_playing};
 use lectern_proto::{PeerId, Role, RoomId};
 use lectern_relay::{Relay, RelayConfig};
 use serde_json::{Value, json};
@@ -95,24 +95,6 @@ fn push(url: &str, video: &[&str], audio: &[&str]) -> Result<Child> {
         .spawn()?)
 }
 
-/// Waits until the viewer's stats show `frames` more decoded frames and audio energy.
-fn wait_playing(page: &Session, frames: f64, timeout: Duration) -> Result<Value> {
-    let stats = || page.script_async(WHEP_STATS, json!([])).context("stats");
-    let started = Instant::now();
-    let first = stats()?;
-    let mut last = first.clone();
-    while started.elapsed() < timeout {
-        std::thread::sleep(Duration::from_millis(500));
-        last = stats()?;
-        if num(&last, "framesDecoded") - num(&first, "framesDecoded") >= frames
-            && num(&last, "audioEnergy") > 0.0
-        {
-            return Ok(last);
-        }
-    }
-    bail!("not playing after {timeout:?}: first {first}, last {last}")
-}
-
 /// The teacher's signaling socket, to hear `publisher_added`.
 fn publisher_added(class: &Class, peer: &str) -> Result<Value> {
     let url = format!(
@@ -175,7 +157,12 @@ fn pusher_is_watched(video: &[&str], audio: &[&str], frames: f64) -> Result<Valu
         if let Some(e) = v.get("error") {
             bail!("watch failed: {e}");
         }
-        let playing = wait_playing(&viewer, frames, Duration::from_secs(25))?;
+        let playing = wait_playing(
+            "WHEP viewer of the pusher",
+            frames,
+            Duration::from_secs(25),
+            || viewer.script_async(WHEP_STATS, json!([])).context("stats"),
+        )?;
         assert_eq!(playing["state"], "connected");
         assert_eq!(
             (num(&playing, "width"), num(&playing, "height")),

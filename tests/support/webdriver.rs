@@ -507,3 +507,25 @@ fn decode_base64(text: &str) -> Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+/// Waits until `stats` shows frames decoded rising by at least `frames` and audio energy.
+pub fn wait_playing(
+    what: &str,
+    frames: f64,
+    timeout: Duration,
+    stats: impl Fn() -> Result<Value>,
+) -> Result<Value> {
+    let started = Instant::now();
+    let first = stats()?;
+    let mut last = first.clone();
+    while started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(500));
+        last = stats()?;
+        if num(&last, "framesDecoded") - num(&first, "framesDecoded") >= frames
+            && num(&last, "audioEnergy") > 0.0
+        {
+            return Ok(last);
+        }
+    }
+    bail!("{what}: not playing after {timeout:?}: first {first}, last {last}")
+}
