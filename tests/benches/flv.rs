@@ -197,6 +197,7 @@ async fn rtmp_pusher(addr: std::net::SocketAddr, token: String, clock: MediaCloc
     use lectern_media::synthetic::{Faults, SyntheticCamera};
     use lectern_relay::flv::{AvcConfig, VideoHeader, annexb_nalus, annexb_to_avcc};
     use lectern_relay::rtmp::{Amf0Value, ChunkEncoder, Message};
+    use lectern_relay::sfu::h264::{NAL_PPS, NAL_SPS};
     let mode = VideoMode {
         width: 640,
         height: 360,
@@ -295,53 +296,38 @@ async fn rtmp_pusher(addr: std::net::SocketAddr, token: String, clock: MediaCloc
     let mut config: Option<AvcConfig> = None;
     while let Some((key, annexb)) = frames.recv().await {
         let ms = started.elapsed().as_millis() as u32;
-        let mut out = bytes::BytesMut::new();
         let nalus = annexb_nalus(&annexb);
-        let sps = nalus
-            .iter()
-            .find(|n| n.first().is_some_and(|h| h & 0x1f == 7));
-        let pps = nalus
-            .iter()
-            .find(|n| n.first().is_some_and(|h| h & 0x1f == 8));
-        if let (Some(sps), Some(pps)) = (sps, pps)
+        let find = |t: u8| {
+            nalus
+                .iter()
+                .find(|n| n.first().is_some_and(|h| h & 0x1f == t))
+        };
+        // The sequence header when the parameter sets change, then the picture.
+        let mut bodies = Vec::new();
+        if let (Some(sps), Some(pps)) = (find(NAL_SPS), find(NAL_PPS))
             && let Ok(c) = AvcConfig::from_sps_pps(sps, pps)
             && config.as_ref() != Some(&c)
         {
-            let record = c.to_bytes().unwrap();
-            let body = VideoHeader {
-                frame_type: 1,
-                packet_type: 0,
-                composition_time: 0,
-            }
-            .body(&record);
-            enc.encode(
-                6,
-                &Message {
-                    type_id: 9,
-                    stream_id: 1,
-                    timestamp: ms,
-                    payload: body,
-                },
-                &mut out,
-            );
+            bodies.push((1, 0, c.to_bytes().unwrap()));
             config = Some(c);
         }
-        let body = VideoHeader {
-            frame_type: if key { 1 } else { 2 },
-            packet_type: 1,
-            composition_time: 0,
-        }
-        .body(&annexb_to_avcc(&annexb));
-        enc.encode(
-            6,
-            &Message {
+        bodies.push((if key { 1 } else { 2 }, 1, annexb_to_avcc(&annexb).into()));
+        let mut out = bytes::BytesMut::new();
+        for (frame_type, packet_type, payload) in bodies {
+            let header = VideoHeader {
+                frame_type,
+                packet_type,
+                composition_time: 0,
+            };
+            let payload = header.body(&payload);
+            let message = Message {
                 type_id: 9,
                 stream_id: 1,
                 timestamp: ms,
-                payload: body,
-            },
-            &mut out,
-        );
+                payload,
+            };
+            enc.encode(6, &message, &mut out);
+        }
         if wr.write_all(&out).await.is_err() {
             break;
         }

@@ -43,13 +43,12 @@ use tokio::sync::{mpsc, watch};
 use crate::flv::{self as codec, AVC_NALU, AVC_SEQUENCE_HEADER, AvcConfig, VideoHeader};
 use crate::flv::{Tag, TagKind};
 use crate::metrics::Metrics;
-use crate::sfu::SessionId;
+// The engine's own limit on keyframe requests to a publisher; asking more often would
+// only crowd its command queue.
 use crate::sfu::shell::Command;
+use crate::sfu::{PLI_MIN_INTERVAL, SessionId};
 use crate::stream::{StreamError, StreamKey, Streams};
 
-/// Shortest time between two keyframe requests from one source (the engine's own
-/// limit is the same; this keeps the requests from crowding its command queue).
-pub const KEYFRAME_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Items queued from the engine to the bridge task.
 pub const TAP_QUEUE: usize = 2048;
 /// Added to every timeline position so the AAC encoder's priming (its first frame lies
@@ -183,7 +182,7 @@ impl FlvSource {
     fn request_keyframe(&mut self, now: Instant) {
         if self
             .last_request
-            .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
+            .is_some_and(|t| now.saturating_duration_since(t) < PLI_MIN_INTERVAL)
         {
             return;
         }
