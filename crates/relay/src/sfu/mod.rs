@@ -2,7 +2,7 @@
 
 mod engine;
 mod feedback;
-pub mod h264;
+pub use lectern_rtp::h264;
 pub mod offer;
 pub(crate) mod shell;
 pub mod stun;

@@ -23,11 +23,10 @@
 //!   queue drops the request (the engine coalesces them anyway, and the next loss or
 //!   viewer asks again).
 
-mod depacketize;
 mod sync;
 mod transcode;
 
-pub use depacketize::{AccessUnit, Depacketized, H264Depacketizer};
+pub use lectern_rtp::{AccessUnit, Depacketized, H264Depacketizer};
 pub use sync::{LipSync, Media};
 pub use transcode::{AacFrame, OpusToAac, TranscodeError};
 

@@ -23,7 +23,7 @@ pub const REORDER_WAIT: Duration = Duration::from_millis(120);
 /// Largest access unit assembled (a 1080p IDR at a generous bitrate is well below).
 pub const MAX_ACCESS_UNIT: usize = 4 << 20;
 
-use crate::sfu::h264::{FU_A, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, STAP_A};
+use crate::h264::{FU_A, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, STAP_A};
 
 /// One decoded picture's NAL units, in decode order, without start codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
