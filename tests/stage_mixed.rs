@@ -1,24 +1,77 @@
 //! The 1v6 stage across protocols: the teacher invites students who raised their hand;
 //! one goes on stage from a browser-like WebRTC peer (WHIP, an `rtc` bot), two from
 //! mini-programs (RTMP, ffmpeg as `live-pusher`), three more just take their places.
-//! The teacher's side (WHEP viewers, as the console subscribes) receives audio and video
-//! from all three publishers, the room hears each with its transport, and a seventh
-//! invitation is refused with a clear message while the six stay on stage.
+//! The console's stage subscriber (`lectern_client::Watcher`, what the stage grid runs)
+//! decodes all three pictures and mixes all three voices to a speaker; the room hears
+//! each with its transport, and a seventh invitation is refused with a clear message
+//! while the six stay on stage.
 
 use futures_util::{SinkExt, StreamExt};
-use lectern_e2e::bot::Role as BotRole;
-use lectern_e2e::relay::{Bots, start_with_rtmp, token, wait_until};
-use lectern_proto::Role;
+use lectern_client::{WatchConfig, Watcher};
+use lectern_e2e::class::Teacher;
+use lectern_e2e::relay::{start_with_rtmp, token, wait_until};
+use lectern_media::synthetic::read_barcode;
+use lectern_media::{AudioSink, CaptureError, Playout, VoiceMeter};
+use lectern_proto::{DeviceInfo, DeviceKind, Role, SeatState, VideoMode};
 use lectern_relay::Relay;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A speaker that counts the 10 ms chunks it played with sound in them.
+struct MeasuringSpeaker {
+    info: DeviceInfo,
+    loud: Arc<AtomicU64>,
+}
+
+impl MeasuringSpeaker {
+    fn new() -> (Self, Arc<AtomicU64>) {
+        let loud = Arc::new(AtomicU64::new(0));
+        let info = DeviceInfo {
+            id: "measuring".into(),
+            name: "measuring speaker".into(),
+            kind: DeviceKind::Speaker,
+            synthetic: true,
+            is_default: true,
+        };
+        (
+            Self {
+                info,
+                loud: loud.clone(),
+            },
+            loud,
+        )
+    }
+}
+
+impl AudioSink for MeasuringSpeaker {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn play(&mut self, samples: &[f32]) -> Result<(), CaptureError> {
+        let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
+        if rms > 0.01 {
+            self.loud.fetch_add(1, Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// The camera counter in the watcher's newest picture.
+fn barcode(w: &Watcher) -> u64 {
+    let p = w.pictures().borrow().clone().expect("a picture");
+    read_barcode(p.y(), p.width, p.height)
+        .expect("the barcode survives the trip")
+        .0
+}
 const ROOM: &str = "biology";
 
 async fn connect(relay: &Relay, token: &str) -> Ws {
@@ -115,13 +168,16 @@ async fn six_on_stage_by_whip_and_rtmp_reach_the_teacher_and_a_seventh_is_refuse
         "the message says how many: {refused}"
     );
 
-    // s1 publishes over WebRTC, s2 and s3 over RTMP.
-    let mut bots = Bots::new();
-    bots.spawn(
-        &relay,
-        ROOM,
+    // s1 publishes over WebRTC from synthetic devices (a real encode, barcodes in the
+    // picture), s2 and s3 over RTMP.
+    let s1 = Teacher::start(
+        format!("http://{}/whip/{ROOM}", relay.http_addr()),
         token(&relay, ROOM, "s1", Role::Student),
-        BotRole::Publish { video_kbps: 300 },
+        VideoMode {
+            width: 640,
+            height: 360,
+            fps: 30,
+        },
     );
     let rtmp = relay.rtmp_addr().unwrap();
     let mut pushers: Vec<Child> = ["s2", "s3"]
@@ -148,50 +204,72 @@ async fn six_on_stage_by_whip_and_rtmp_reach_the_teacher_and_a_seventh_is_refuse
         ("rtmp", "rtmp")
     );
 
-    // The teacher's console subscribes to each of them.
-    let watching: Vec<_> = ["s1", "s2", "s3"]
+    // The console watches each of them, as its stage grid does: the same subscriber,
+    // decoders and speaker mix, into a speaker that measures what it plays.
+    let (speaker, played) = MeasuringSpeaker::new();
+    let playout = Playout::start(Box::new(speaker), None).unwrap();
+    let seats: Vec<(Watcher, VoiceMeter)> = ["s1", "s2", "s3"]
         .iter()
         .map(|s| {
-            bots.spawn(
-                &relay,
-                ROOM,
-                token(&relay, ROOM, "teacher", Role::Teacher),
-                BotRole::Subscribe {
-                    peer: Some((*s).to_owned()),
-                    pli_every: None,
-                    light: false,
+            let input = playout.input();
+            let meter = input.meter();
+            let watcher = Watcher::start(
+                WatchConfig {
+                    whep_url: format!("http://{}/whep/{ROOM}?peer={s}", relay.http_addr()),
+                    token: token(&relay, ROOM, "teacher", Role::Teacher),
                 },
-            )
+                Some(input),
+            );
+            (watcher, meter)
         })
         .collect();
     wait_until(
-        "the teacher receives all three",
-        Duration::from_secs(20),
+        "the console sees and hears all three",
+        Duration::from_secs(25),
         || {
-            watching.iter().all(|w| {
-                w.video_packets.load(Relaxed) > 30
-                    && w.audio_packets.load(Relaxed) > 50
-                    && w.keyframes.load(Relaxed) > 0
+            seats.iter().all(|(w, m)| {
+                w.status().borrow().state == SeatState::Live
+                    && w.counters().pictures.load(Relaxed) > 20
+                    && m.level() > 0.005
             })
         },
     )
     .await;
-    for (s, w) in ["s1", "s2", "s3"].iter().zip(&watching) {
+    for (s, (w, m)) in ["s1", "s2", "s3"].iter().zip(&seats) {
+        let c = w.counters();
         eprintln!(
-            "{s}: {} video packets ({} keyframe starts), {} audio packets",
-            w.video_packets.load(Relaxed),
-            w.keyframes.load(Relaxed),
-            w.audio_packets.load(Relaxed)
-        );
-        assert!(
-            w.first_video_was_keyframe.load(Relaxed),
-            "{s} starts on a keyframe"
+            "{s}: {} pictures, {} audio packets ({} concealed), {} dropped, {} PLIs, level {:.3}",
+            c.pictures.load(Relaxed),
+            c.audio_packets.load(Relaxed),
+            c.audio_concealed.load(Relaxed),
+            c.video_dropped.load(Relaxed),
+            c.keyframe_requests.load(Relaxed),
+            m.level()
         );
     }
+    // The picture is the one sent: s1's camera counter reads back and moves on; the
+    // mini-programs' pictures have their size.
+    let first = barcode(&seats[0].0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = barcode(&seats[0].0);
+    assert!(later > first, "s1's pictures move: {first} then {later}");
+    for (w, _) in &seats[1..] {
+        let p = w.pictures().borrow().clone().expect("a picture");
+        assert_eq!((p.width, p.height), (320, 240));
+    }
+    // The three voices reach the speaker, mixed.
+    assert!(
+        played.load(Relaxed) > 0,
+        "the speaker played sound from the stage"
+    );
+    for (w, _) in seats {
+        w.stop().await;
+    }
+    drop(playout);
+    drop(s1);
     for p in &mut pushers {
         let _ = p.kill();
         let _ = p.wait();
     }
-    bots.stop().await;
     relay.shutdown().await;
 }

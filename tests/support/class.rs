@@ -35,6 +35,7 @@ pub fn publish(
         },
         MediaOptions::default(),
         clock,
+        None,
     )
     .expect("encoders start")
 }

@@ -19,9 +19,11 @@ pub mod netprobe;
 mod publisher;
 mod rtp;
 pub mod selfcheck;
+mod watch;
 mod whip;
 
 pub use error::ClientError;
 pub use live::{LiveMedia, MediaOptions};
 pub use publisher::{PublishConfig, Publisher};
+pub use watch::{WatchConfig, WatchCounters, WatchStatus, Watcher};
 pub use whip::WhipSession;

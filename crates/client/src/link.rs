@@ -263,7 +263,7 @@ async fn pump(
 }
 
 /// Sends everything the connection has queued.
-async fn flush(pc: &mut RTCPeerConnection, socket: &UdpSocket) {
+pub(crate) async fn flush(pc: &mut RTCPeerConnection, socket: &UdpSocket) {
     while let Some(out) = pc.poll_write() {
         if let Err(e) = socket.send_to(&out.message, out.transport.peer_addr).await {
             // A full socket buffer or an unreachable port: the packet is lost, NACK and
@@ -374,7 +374,7 @@ impl BandwidthEstimator for Reporting {
     }
 }
 
-fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
+pub(crate) fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
     match kind {
         RtpCodecKind::Video => RTCRtpCodec {
             mime_type: MIME_TYPE_H264.to_owned(),
@@ -493,7 +493,7 @@ fn build_pc(
 }
 
 /// The relay's address from the WHIP URL.
-async fn relay_ip(url: &str) -> Result<IpAddr, ClientError> {
+pub(crate) async fn relay_ip(url: &str) -> Result<IpAddr, ClientError> {
     let parsed =
         reqwest::Url::parse(url).map_err(|e| ClientError::Unreachable(format!("{url}: {e}")))?;
     let host = parsed
@@ -515,7 +515,7 @@ async fn relay_ip(url: &str) -> Result<IpAddr, ClientError> {
 }
 
 /// The local address the system routes to `ip` from (no packet is sent).
-async fn route_to(ip: IpAddr) -> Result<IpAddr, ClientError> {
+pub(crate) async fn route_to(ip: IpAddr) -> Result<IpAddr, ClientError> {
     let any: SocketAddr = if ip.is_ipv4() {
         "0.0.0.0:0".parse().expect("literal")
     } else {

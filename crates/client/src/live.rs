@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lectern_media::{
-    AudioStats, CaptureSession, EncodeError, EncodeThread, MediaClock, VideoControl,
+    AudioStats, CaptureSession, EchoCanceller, EncodeError, EncodeThread, MediaClock, VideoControl,
     spawn_audio_encoder, spawn_video_encoder,
 };
 use tokio::sync::mpsc;
@@ -52,13 +52,15 @@ pub struct LiveMedia {
 }
 
 impl LiveMedia {
-    /// Encodes whatever `capture` has (camera, microphone, or both) and publishes it.
-    /// Must be called inside a tokio runtime.
+    /// Encodes whatever `capture` has (camera, microphone, or both) and publishes it;
+    /// `echo` cancels what the speakers play from the microphone. Must be called inside
+    /// a tokio runtime.
     pub fn start(
         capture: &CaptureSession,
         config: PublishConfig,
         options: MediaOptions,
         clock: MediaClock,
+        echo: Option<EchoCanceller>,
     ) -> Result<Self, EncodeError> {
         let video = VideoControl::new(options.start_bps, config.max_bps);
         let audio = Arc::new(AudioStats::default());
@@ -78,6 +80,7 @@ impl LiveMedia {
             threads.push(spawn_audio_encoder(
                 mic.subscribe(),
                 options.denoise,
+                echo,
                 options.audio_bps,
                 audio.clone(),
                 audio_tx,

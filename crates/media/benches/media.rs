@@ -1,4 +1,4 @@
-//! Per-frame costs of the self-check and preview paths. Run through `cargo xtask bench`,
+//! Per-frame costs of the self-check, preview and stage paths. Run through `cargo xtask bench`,
 //! which copies the results into BENCHMARKS.md.
 
 use std::hint::black_box;
@@ -97,5 +97,39 @@ fn preview(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode, diagnostics, preview);
+/// The console's side of the stage: the echo canceller on the teacher's microphone (per
+/// 10 ms chunk, with a far end playing), and decoding a student's picture.
+fn stage(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stage");
+    let (reference, mut aec) = lectern_media::echo_canceller();
+    let far: Vec<f32> = (0..480).map(|i| (i as f32 * 0.031).sin() * 0.3).collect();
+    let mut mic: Vec<f32> = far.iter().map(|s| s * 0.05).collect();
+    group.bench_function("aec3_chunk_10ms", |b| {
+        b.iter(|| {
+            reference.played(&far);
+            aec.process(black_box(&mut mic));
+        })
+    });
+    let mut enc = H264Encoder::new(600_000, 30.0).unwrap();
+    let units: Vec<Vec<u8>> = frames(640, 360)
+        .iter()
+        .filter_map(|f| enc.encode(f).unwrap().map(|e| e.data))
+        .collect();
+    let mut i = 0;
+    let mut dec = lectern_media::H264Decoder::new().unwrap();
+    group.bench_function("decode_360p", |b| {
+        b.iter(|| {
+            // Start over on the keyframe after every pass.
+            if i == units.len() {
+                i = 0;
+                dec = lectern_media::H264Decoder::new().unwrap();
+            }
+            black_box(dec.decode(&units[i]).unwrap());
+            i += 1;
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, diagnostics, preview, stage);
 criterion_main!(benches);

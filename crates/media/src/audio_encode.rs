@@ -111,8 +111,8 @@ impl OpusEncoder {
 ///
 /// nnnoiseless is a pure-Rust port of Xiph's RNNoise: a small recurrent network that
 /// works on exactly our 10 ms frames at 48 kHz, costs well under 1 % of a core, needs no
-/// C toolchain, and is BSD-3 licensed. WebRTC's own noise suppressor would come with
-/// the much larger C++ audio-processing module we do not need until echo cancellation.
+/// C toolchain, and is BSD-3 licensed. It runs after echo cancellation (see
+/// [`crate::EchoCanceller`]), as in WebRTC's own capture chain.
 pub struct NoiseSuppressor {
     state: Box<nnnoiseless::DenoiseState<'static>>,
     scaled: Vec<f32>,

@@ -36,3 +36,15 @@ pub enum EncodeError {
     #[error("encoding failed: {0}")]
     Frame(String),
 }
+
+/// Why decoding failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The decoder library could not be initialised.
+    #[error("decoder could not start: {0}")]
+    Init(String),
+    /// One frame or packet could not be decoded (it is dropped; a keyframe repairs video).
+    #[error("decoding failed: {0}")]
+    Corrupt(String),
+}

@@ -18,14 +18,17 @@
 mod audio_encode;
 mod clock;
 mod convert;
+mod decode;
 mod devices;
 pub mod diagnostics;
+mod echo;
 mod encode;
 mod error;
 mod frame;
 #[cfg(feature = "hardware")]
 mod hardware;
 mod pipeline;
+mod playout;
 mod preview;
 mod scale;
 pub mod selfcheck;
@@ -38,14 +41,17 @@ pub use audio_encode::{
 };
 pub use clock::MediaClock;
 pub use convert::{Resampler, rgb_to_i420};
+pub use decode::{H264Decoder, OpusDecoder};
 pub use devices::{Devices, SyntheticMode};
+pub use echo::{EchoCanceller, EchoReference, EchoStats, echo_canceller};
 pub use encode::{EncodedFrame, H264Encoder, VideoEncoder};
-pub use error::{CaptureError, EncodeError};
+pub use error::{CaptureError, DecodeError, EncodeError};
 pub use frame::{AUDIO_CHUNK, AudioChunk, SAMPLE_RATE, VideoFrame};
 pub use pipeline::{
     AudioStats, EncodeThread, EncodedVideo, MIN_VIDEO_BPS, VideoControl, spawn_audio_encoder,
     spawn_video_encoder,
 };
+pub use playout::{Playout, PlayoutInput, VoiceMeter};
 pub use preview::PreviewEncoder;
 pub use scale::scale_i420;
 pub use session::{AudioTap, CaptureSession, CaptureState, VideoTap};

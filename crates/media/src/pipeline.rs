@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::{
-    AudioChunk, EncodedAudio, H264Encoder, MediaClock, NoiseSuppressor, OpusEncoder, VideoEncoder,
-    VideoFrame, scale::scale_i420,
+    AudioChunk, EchoCanceller, EncodedAudio, H264Encoder, MediaClock, NoiseSuppressor, OpusEncoder,
+    VideoEncoder, VideoFrame, scale::scale_i420,
 };
 
 /// One encoded picture with its timing.
@@ -318,10 +318,12 @@ pub struct AudioStats {
     pub expected_loss: AtomicU32,
 }
 
-/// Starts denoising (when `denoise`) and Opus-encoding `chunks` into `out`.
+/// Starts cancelling the speakers' echo (with `echo`), denoising (when `denoise`) and
+/// Opus-encoding `chunks` into `out`.
 pub fn spawn_audio_encoder(
     mut chunks: broadcast::Receiver<Arc<AudioChunk>>,
     denoise: bool,
+    mut echo: Option<EchoCanceller>,
     bitrate_bps: u32,
     stats: Arc<AudioStats>,
     out: mpsc::Sender<EncodedAudio>,
@@ -349,6 +351,11 @@ pub fn spawn_audio_encoder(
                         loss = want;
                     }
                     let mut chunk = Arc::unwrap_or_clone(chunk);
+                    // Echo first, then noise, as in WebRTC's capture chain: the
+                    // suppressor would otherwise smear the echo the canceller models.
+                    if let Some(aec) = echo.as_mut() {
+                        aec.process(&mut chunk.samples);
+                    }
                     if let Some(ns) = suppressor.as_mut() {
                         let voice = ns.process(&mut chunk.samples);
                         stats.voice_permille.store((voice * 1000.0) as u32, Relaxed);
@@ -468,7 +475,7 @@ mod tests {
         let stats = Arc::new(AudioStats::default());
         let (out_tx, mut out) = mpsc::channel(64);
         let thread =
-            spawn_audio_encoder(tx.subscribe(), true, 32_000, stats.clone(), out_tx).unwrap();
+            spawn_audio_encoder(tx.subscribe(), true, None, 32_000, stats.clone(), out_tx).unwrap();
         for seq in 0..10u64 {
             let chunk = AudioChunk {
                 seq,

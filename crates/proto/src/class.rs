@@ -89,6 +89,50 @@ pub struct ClassInfo {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClassEvent {
-    Status { status: PublishStatus },
-    Stats { stats: PublishStats },
+    Status {
+        status: PublishStatus,
+    },
+    Stats {
+        stats: PublishStats,
+    },
+    /// The students on stage the console watches, about four times a second while any
+    /// is watched (an empty list once when the last one stops).
+    Stage {
+        seats: Vec<StageSeat>,
+    },
+}
+
+/// Where the console's link to one on-stage student stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SeatState {
+    /// Asking the relay for the student's stream and connecting ICE/DTLS.
+    Connecting,
+    /// Media flows.
+    Live,
+    /// The link broke (or the student is not publishing yet); trying again.
+    Reconnecting,
+}
+
+/// One on-stage student as the console receives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StageSeat {
+    /// The student's participant id.
+    pub peer: String,
+    pub state: SeatState,
+    /// Audio level, 0–1 (RMS over the last 100 ms); above about 0.05 is speech.
+    pub level: f32,
+    /// The decoded picture's size, 0 before the first picture.
+    pub width: u32,
+    pub height: u32,
+    /// Pictures decoded over the last second.
+    pub fps: f32,
+    /// Audio arrived in the last second.
+    pub audio: bool,
+    /// A picture was decoded in the last second.
+    pub video: bool,
+    /// Why the link is down, while it is.
+    pub error: Option<ApiError>,
 }

@@ -23,7 +23,9 @@ pub use board::{
     GrantScope, MAX_BOARD_ID_LEN, OpId, PAGE_HEIGHT, PAGE_WIDTH, Page, PageId, Point, PointRange,
     Pos, Rect, Shape, ShapeId, ShapeKind, Style, Transform,
 };
-pub use class::{ClassEvent, ClassInfo, PublishState, PublishStats, PublishStatus};
+pub use class::{
+    ClassEvent, ClassInfo, PublishState, PublishStats, PublishStatus, SeatState, StageSeat,
+};
 pub use devices::{DeviceInfo, DeviceKind, DeviceList, DeviceSelection, MeterLevel, VideoMode};
 pub use error::{ApiError, ErrorCode};
 pub use ids::{IdError, MAX_ID_LEN, PeerId, RoomId};
