@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorMessageKey, EXPLAINED_CODES, isLinkError, isRetryable } from "./errors";
+import { errorMessageKey, EXPLAINED_CODES, isLinkError, isPublishRetryable, isRetryable } from "./errors";
 
 describe("errorMessageKey", () => {
   it("names a sentence for each code a student can meet", () => {
@@ -45,6 +45,15 @@ describe("which errors end the visit", () => {
     }
     for (const code of ["bad_sdp", "unsupported_codec", "http_415", "no_webrtc"]) {
       expect(isRetryable(e(code))).toBe(false);
+    }
+  });
+
+  it("retries a publish that overtook the stage news, and nothing a retry cannot fix", () => {
+    expect(isRetryable(e("not_on_stage"))).toBe(false);
+    expect(isPublishRetryable(e("not_on_stage"))).toBe(true);
+    for (const code of ["capacity", "network", "internal"]) expect(isPublishRetryable(e(code))).toBe(true);
+    for (const code of ["forbidden", "unsupported_codec", "bad_sdp", "token_expired"]) {
+      expect(isPublishRetryable(e(code))).toBe(false);
     }
   });
 });

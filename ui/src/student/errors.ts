@@ -39,3 +39,12 @@ export function isLinkError(error: ApiError): boolean {
 export function isRetryable(error: ApiError): boolean {
   return ["not_found", "capacity", "rate_limited", "internal", "network"].includes(error.code);
 }
+
+/**
+ * True when a failed WHIP publish may succeed later: what WHEP retries, and
+ * `not_on_stage`, which the relay says when the publish overtook its own `stage` news
+ * (the page stops trying as soon as signaling says it is off stage).
+ */
+export function isPublishRetryable(error: ApiError): boolean {
+  return isRetryable(error) || error.code === "not_on_stage";
+}

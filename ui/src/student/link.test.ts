@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidId, pageUrl, parseJoinLink, signalingProbeUrl, signalingUrl, whepUrl } from "./link";
+import { isValidId, pageUrl, parseJoinLink, signalingProbeUrl, signalingUrl, whepUrl, whipUrl } from "./link";
 
 const TOKEN = "lt1.eyJyb29tIjoibWF0aCJ9.c2ln-_";
 
@@ -50,5 +50,10 @@ describe("endpoints", () => {
 
   it("watches through /whep/{room} on the same origin", () => {
     expect(whepUrl(http, "math")).toBe("http://192.168.1.20:8686/whep/math");
+  });
+
+  it("publishes through /whip/{room} on the same origin", () => {
+    expect(whipUrl(http, "math")).toBe("http://192.168.1.20:8686/whip/math");
+    expect(whipUrl(https, "math-7b.2026")).toBe("https://class.example.org/whip/math-7b.2026");
   });
 });

@@ -57,3 +57,8 @@ export function pageUrl(origin: Origin, room: RoomId, token: string): string {
 export function whepUrl(origin: Origin, room: RoomId): string {
   return `${origin.protocol}//${origin.host}/whep/${encodeURIComponent(room)}`;
 }
+
+/** `POST` here to publish this page's camera and microphone while on stage. */
+export function whipUrl(origin: Origin, room: RoomId): string {
+  return `${origin.protocol}//${origin.host}/whip/${encodeURIComponent(room)}`;
+}

@@ -16,6 +16,9 @@ export type SignalingStatus = "idle" | "connecting" | "open" | "reconnecting" | 
 /** Where playback of the teacher is. */
 export type PlayerStatus = "idle" | "connecting" | "live" | "retrying" | "failed";
 
+/** Where this page's own publish (on stage) is; `data-state` of `stage-publish` but `idle`. */
+export type PublishStatus = "idle" | "connecting" | "live" | "retrying" | "failed";
+
 export interface StatusInput {
   /** The link has a valid room and a token. */
   linkOk: boolean;

@@ -68,21 +68,44 @@ const welcome = (publishers: object[] = []) => ({
   max_stage: 6,
 });
 
-let requests: { url: string; method: string }[];
+/** A camera or microphone track. */
+class FakeTrack {
+  readyState = "live";
+  enabled = true;
+  constructor(readonly kind: string) {}
+  stop() {
+    this.readyState = "ended";
+  }
+  addEventListener() {}
+}
+
+let requests: { url: string; method: string; headers?: HeadersInit }[];
+let tracks: FakeTrack[];
 let scopes: ReturnType<typeof effectScope>[] = [];
 
 beforeEach(() => {
   FakeSocket.all = [];
   FakePc.all = [];
   requests = [];
+  tracks = [];
   vi.stubGlobal("WebSocket", FakeSocket);
+  vi.stubGlobal("navigator", {
+    mediaDevices: {
+      getUserMedia: async (c: MediaStreamConstraints) => {
+        const made = (["audio", "video"] as const).filter((k) => c[k]).map((k) => new FakeTrack(k));
+        tracks.push(...made);
+        return { getTracks: () => made, getVideoTracks: () => made.filter((t) => t.kind === "video") };
+      },
+    },
+  });
   vi.stubGlobal("RTCPeerConnection", FakePc);
   vi.stubGlobal("MediaStream", class {});
   vi.stubGlobal(
     "fetch",
     vi.fn(async (url: string, init: RequestInit) => {
-      requests.push({ url, method: init.method ?? "GET" });
-      return new Response("answer", { status: 201, headers: { Location: "/whep/math/s1" } });
+      requests.push({ url, method: init.method ?? "GET", headers: init.headers });
+      const location = url.includes("/whip/") ? "/whip/math/p1" : "/whep/math/s1";
+      return new Response("answer", { status: 201, headers: { Location: location } });
     }),
   );
 });
@@ -103,7 +126,15 @@ function open(search = "?token=tok") {
 const flush = async () => {
   for (let i = 0; i < 5; i++) await nextTick();
 };
-const whepPosts = () => requests.filter((r) => r.method === "POST");
+const whepPosts = () => requests.filter((r) => r.method === "POST" && r.url.includes("/whep/"));
+const whipPosts = () => requests.filter((r) => r.method === "POST" && r.url.includes("/whip/"));
+const deleted = () => requests.filter((r) => r.method === "DELETE").map((r) => r.url);
+/** Lets capture, the offer and the answer run through. */
+const settle = async () => {
+  await flush();
+  await new Promise((r) => setTimeout(r, 0));
+  await flush();
+};
 
 describe("useClassroom", () => {
   it("does nothing without a token", () => {
@@ -191,6 +222,7 @@ describe("useClassroom", () => {
       audioEnergy: 0,
       connectionState: "none",
       state: "waiting",
+      publish: { connectionState: "none", framesEncoded: 0, audioPacketsSent: 0, state: "idle" },
     });
   });
 
@@ -266,6 +298,117 @@ describe("useClassroom", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("publishes the camera and microphone on stage, and stops the moment the student leaves", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome([teacherCam]));
+    socket().receive({ type: "invited", by: "t-1" });
+    classroom.answerInvite(true);
+    await settle();
+    expect(whipPosts()).toHaveLength(0);
+
+    socket().receive({ type: "stage", peers: ["s-ana"] });
+    await settle();
+    expect(whipPosts()).toEqual([
+      {
+        url: "http://r:8686/whip/math",
+        method: "POST",
+        headers: { Authorization: "Bearer tok", "Content-Type": "application/sdp" },
+      },
+    ]);
+    expect(tracks.map((t) => t.kind)).toEqual(["audio", "video"]);
+    expect(classroom.publishStatus.value).toBe("connecting");
+    expect(classroom.selfStream.value).not.toBeNull();
+    expect(classroom.captured.value).toMatchObject({ audio: null, video: null });
+
+    classroom.leaveStage();
+    expect(socket().sent.at(-1)).toEqual({ v: 1, type: "leave_stage" });
+    await settle();
+    expect(deleted()).toEqual(["http://r:8686/whip/math/p1"]);
+    expect(tracks.every((t) => t.readyState === "ended")).toBe(true);
+    expect(classroom.publishStatus.value).toBe("idle");
+    expect(classroom.selfStream.value).toBeNull();
+
+    // The relay confirms; going on stage again publishes again.
+    socket().receive({ type: "stage", peers: [] });
+    await settle();
+    socket().receive({ type: "stage", peers: ["s-ana"] });
+    await settle();
+    expect(whipPosts()).toHaveLength(2);
+  });
+
+  it("stops publishing when the teacher takes the student off the stage", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome());
+    socket().receive({ type: "stage", peers: ["s-ana"] });
+    await settle();
+    expect(whipPosts()).toHaveLength(1);
+    socket().receive({ type: "participant", participant: { ...ana, on_stage: false } });
+    await settle();
+    expect(deleted()).toEqual(["http://r:8686/whip/math/p1"]);
+    expect(tracks.every((t) => t.readyState === "ended")).toBe(true);
+    expect(classroom.onStage.value).toBe(false);
+  });
+
+  it("keeps publishing through a signaling reconnect, and stops when another tab takes over", async () => {
+    vi.useFakeTimers();
+    try {
+      const { classroom, socket } = open();
+      socket().open();
+      socket().receive(welcome());
+      socket().receive({ type: "stage", peers: ["s-ana"] });
+      await vi.advanceTimersByTimeAsync(0);
+      const first = socket();
+      first.readyState = 3;
+      first.onclose?.();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(deleted()).toEqual([]);
+      socket().open();
+      socket().receive({ ...welcome(), you: { ...ana, on_stage: true }, roster: [{ ...ana, on_stage: true }] });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(whipPosts()).toHaveLength(1);
+      expect(classroom.publishStatus.value).not.toBe("idle");
+
+      socket().receive({ type: "bye", reason: "replaced" });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(deleted()).toEqual(["http://r:8686/whip/math/p1"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("mutes at the teacher's request, and only asks to unmute", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive(welcome());
+    // Off stage there is no microphone to mute.
+    socket().receive({ type: "mute_requested", muted: true });
+    expect(classroom.mic.value).toEqual({ on: true, notice: null });
+
+    socket().receive({ type: "stage", peers: ["s-ana"] });
+    await settle();
+    const audio = tracks.find((t) => t.kind === "audio")!;
+    expect(audio.enabled).toBe(true);
+
+    socket().receive({ type: "mute_requested", muted: true });
+    expect(classroom.mic.value).toEqual({ on: false, notice: "muted" });
+    expect(audio.enabled).toBe(false);
+
+    socket().receive({ type: "mute_requested", muted: false });
+    expect(classroom.mic.value).toEqual({ on: false, notice: "unmute" });
+    expect(audio.enabled).toBe(false);
+
+    classroom.unmuteMic();
+    expect(classroom.mic.value).toEqual({ on: true, notice: null });
+    expect(audio.enabled).toBe(true);
+
+    classroom.toggleMic();
+    expect(audio.enabled).toBe(false);
+    classroom.toggleMic();
+    expect(audio.enabled).toBe(true);
   });
 
   it("gives observers no board", () => {

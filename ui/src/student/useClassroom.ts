@@ -2,18 +2,29 @@
 
 import { computed, onScopeDispose, ref, shallowRef, watch } from "vue";
 import { useBoard } from "../board/useBoard";
-import { pageUrl, signalingProbeUrl, signalingUrl, whepUrl, type JoinLink, type Origin } from "./link";
+import { pageUrl, signalingProbeUrl, signalingUrl, whepUrl, whipUrl, type JoinLink, type Origin } from "./link";
 import { Player, type PlaybackStats } from "./player";
 import { chatLength, MAX_CHAT_CHARS, type ApiError, type ServerMessage } from "./protocol";
+import { Publisher, type PublishStats } from "./publisher";
 import { initialRoomState, invitationAnswered, isOnStage, me, reduce, teacherPublisher, type RoomState } from "./room";
 import { askWhyRefused, Signaling } from "./signaling";
-import { studentState, type PlayerStatus, type SignalingStatus, type StudentState } from "./status";
+import { MIC_ON, micReduce, shouldPublish, type MicEvent, type MicState } from "./stage";
+import {
+  studentState,
+  type PlayerStatus,
+  type PublishStatus,
+  type SignalingStatus,
+  type StudentState,
+} from "./status";
+import type { Capture } from "./whip";
 
 /** How long a refusal from the relay (a chat too fast, say) stays on screen. */
 const NOTICE_MS = 6000;
 
 export interface StudentStats extends PlaybackStats {
   state: StudentState;
+  /** This page's own publish while on stage (zeros and `none` otherwise). */
+  publish: PublishStats & { state: PublishStatus };
 }
 
 export function useClassroom(link: JoinLink, origin: Origin) {
@@ -31,6 +42,16 @@ export function useClassroom(link: JoinLink, origin: Origin) {
   const handPending = ref<boolean | null>(null);
   const video = shallowRef<HTMLVideoElement | null>(null);
   const stream = shallowRef<MediaStream | null>(null);
+  // On stage: this page's own camera and microphone.
+  const publishStatus = ref<PublishStatus>("idle");
+  const publishError = ref<ApiError | null>(null);
+  /** What the camera and microphone gave (null when not publishing). */
+  const captured = shallowRef<Capture | null>(null);
+  /** The student's own picture, for the self-view. */
+  const selfStream = shallowRef<MediaStream | null>(null);
+  const mic = shallowRef<MicState>(MIC_ON);
+  /** "Leave stage" was pressed; cleared once signaling says this page is off stage. */
+  const leaving = ref(false);
 
   const joinable = link.room !== null && link.token !== null ? { room: link.room, token: link.token } : null;
   const linkOk = joinable !== null;
@@ -56,6 +77,12 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     if (message.type === "welcome") {
       handPending.value = null;
       if (message.you.role !== "observer") board.welcomed(message.you.id, message.you.role === "teacher");
+      // The leave was lost with the old connection: ask again.
+      if (leaving.value && isOnStage(room.value)) signaling?.send({ type: "leave_stage" });
+    }
+    // Only a page that is on stage has a microphone to mute.
+    if (message.type === "mute_requested" && isOnStage(room.value)) {
+      micEvent({ type: "teacher", muted: message.muted });
     }
     if (message.type === "error") {
       handPending.value = null;
@@ -97,6 +124,23 @@ export function useClassroom(link: JoinLink, origin: Origin) {
       },
     );
 
+  const publisher =
+    joinable &&
+    new Publisher(
+      { url: whipUrl(origin, joinable.room), token: joinable.token },
+      {
+        status: (s) => (publishStatus.value = s),
+        captured: (c) => (captured.value = c),
+        local: (s) => (selfStream.value = s),
+        error: (e) => (publishError.value = e),
+      },
+    );
+
+  function micEvent(event: MicEvent): void {
+    mic.value = micReduce(mic.value, event);
+    publisher?.setMicEnabled(mic.value.on);
+  }
+
   const teacher = computed(() => teacherPublisher(room.value));
   const you = computed(() => me(room.value));
   const onStage = computed(() => isOnStage(room.value));
@@ -127,6 +171,27 @@ export function useClassroom(link: JoinLink, origin: Origin) {
       signalingStatus.value !== "stopped",
   );
   watch(shouldPlay, (play) => (play ? player?.start() : player?.stop()));
+
+  // Publish the student's camera and microphone exactly while on stage.
+  const shouldSend = computed(() =>
+    shouldPublish({
+      onStage: onStage.value,
+      leaving: leaving.value,
+      signaling: signalingStatus.value,
+      linkRefused: linkError.value !== null,
+    }),
+  );
+  watch(shouldSend, (send) => {
+    if (send) {
+      micEvent({ type: "stage_entered" });
+      publisher?.start();
+    } else {
+      publisher?.stop();
+    }
+  });
+  watch(onStage, (on) => {
+    if (!on) leaving.value = false;
+  });
 
   watch([stream, video], ([s, v]) => {
     if (!v) return;
@@ -187,7 +252,27 @@ export function useClassroom(link: JoinLink, origin: Origin) {
   }
 
   function leaveStage(): void {
-    signaling?.send({ type: "leave_stage" });
+    if (signaling?.send({ type: "leave_stage" })) leaving.value = true;
+  }
+
+  function toggleMic(): void {
+    micEvent({ type: "toggle" });
+  }
+
+  /** "Unmute" on the teacher's notice: the student's own decision, inside a click. */
+  function unmuteMic(): void {
+    micEvent({ type: "unmute" });
+  }
+
+  function dismissMuteNotice(): void {
+    micEvent({ type: "dismiss" });
+  }
+
+  /** Captures and publishes again after it failed for good (a "try again" button). */
+  function retryPublish(): void {
+    if (!shouldSend.value || !publisher) return;
+    publisher.stop();
+    publisher.start();
   }
 
   /** Starts playback again after it failed for good (a "try again" button). */
@@ -201,11 +286,15 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     const playback = player
       ? await player.stats()
       : { framesDecoded: 0, audioEnergy: 0, connectionState: "none" as const };
-    return { ...playback, state: state.value };
+    const publish = publisher
+      ? await publisher.stats()
+      : { connectionState: "none" as const, framesEncoded: 0, audioPacketsSent: 0 };
+    return { ...playback, state: state.value, publish: { ...publish, state: publishStatus.value } };
   }
 
   function leave(): void {
     player?.leave();
+    publisher?.leave();
     signaling?.stop();
   }
 
@@ -233,12 +322,21 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     playerError,
     notice,
     video,
+    publishStatus,
+    publishError,
+    captured,
+    selfStream,
+    mic,
     join,
     enableSound,
     sendChat,
     toggleHand,
     answerInvite,
     leaveStage,
+    toggleMic,
+    unmuteMic,
+    dismissMuteNotice,
+    retryPublish,
     retryPlayback,
     stats,
     leave,
@@ -249,7 +347,7 @@ export type Classroom = ReturnType<typeof useClassroom>;
 
 /** What end-to-end tests read from the page (`window.__lecternStudent`). */
 export interface StudentTestApi {
-  /** Playback counters from `getStats()` (0 when absent) and the page's state. */
+  /** Playback and publish counters from `getStats()` (0 when absent) and the page's state. */
   stats(): Promise<StudentStats>;
 }
 
