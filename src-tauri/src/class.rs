@@ -1,15 +1,22 @@
-//! A class in progress: the class media (encoders and publish link) and the channel the
-//! console listens on. Signaling and the whiteboard run in the webview itself, over the
-//! relay's WebSocket, with the teacher token handed out here.
+//! A class in progress: the class media (encoders and publish link), the students on
+//! stage (see [`crate::stage`]) and the channel the console listens on. Signaling and
+//! the whiteboard run in the webview itself, over the relay's WebSocket, with the
+//! teacher token handed out here.
+//!
+//! The speakers play the students on stage; what they play is the reference of the echo
+//! canceller on the teacher's microphone, so students do not hear themselves back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use lectern_client::{LiveMedia, MediaOptions, PublishConfig};
+use lectern_media::{AudioSink, Playout};
 use lectern_proto::{ApiError, ClassEvent, ClassInfo, ErrorCode, RoomId};
 use tauri::ipc::Channel;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+
+use crate::stage::Stage;
 
 /// How long a class's tokens stay valid: a long lesson and then some.
 pub const CLASS_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -22,6 +29,9 @@ pub struct Class {
     live: LiveMedia,
     listener: Arc<Mutex<Option<Channel<ClassEvent>>>>,
     forward: JoinHandle<()>,
+    /// The students on stage.
+    pub stage: Arc<Stage>,
+    stage_report: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Class {
@@ -33,12 +43,22 @@ impl std::fmt::Debug for Class {
 }
 
 impl Class {
-    /// Starts publishing `capture` to the relay at `info.relay_url`.
+    /// Starts publishing `capture` to the relay at `info.relay_url`; students on stage
+    /// are played through `speaker` (when there is one).
     pub fn start(
         info: ClassInfo,
         capture: &lectern_media::CaptureSession,
+        speaker: Option<Box<dyn AudioSink>>,
         events: Channel<ClassEvent>,
     ) -> Result<Self, ApiError> {
+        let (reference, canceller) = lectern_media::echo_canceller();
+        let playout = speaker.and_then(|sink| {
+            Playout::start(sink, Some(reference))
+                .inspect_err(|e| tracing::warn!("no playout for the stage: {e}"))
+                .ok()
+        });
+        // Nothing is played without a speaker, so there is no echo to cancel.
+        let echo = playout.is_some().then_some(canceller);
         let live = LiveMedia::start(
             capture,
             PublishConfig {
@@ -48,6 +68,7 @@ impl Class {
             },
             MediaOptions::default(),
             lectern_media::MediaClock::start(),
+            echo,
         )
         .map_err(|e| ApiError::new(ErrorCode::DeviceUnavailable, e.to_string()))?;
         let listener = Arc::new(Mutex::new(Some(events)));
@@ -56,11 +77,20 @@ impl Class {
             live.publisher().stats(),
             listener.clone(),
         ));
+        let stage = Arc::new(Stage::new(
+            info.relay_url.clone(),
+            info.room.clone(),
+            info.teacher_token.clone(),
+            playout,
+        ));
+        let stage_report = tokio::spawn(crate::stage::report(stage.clone(), listener.clone()));
         Ok(Self {
             info,
             live,
             listener,
             forward,
+            stage,
+            stage_report,
         })
     }
 
@@ -74,6 +104,8 @@ impl Class {
     /// Ends the class: the WHIP session is deleted, encoders stop.
     pub async fn stop(self) {
         self.forward.abort();
+        self.stage_report.abort();
+        self.stage.stop().await;
         self.live.stop().await;
     }
 }

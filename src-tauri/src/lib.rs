@@ -7,6 +7,7 @@ mod commands;
 mod i18n;
 mod paths;
 mod relay;
+mod stage;
 mod state;
 
 use std::process::ExitCode;
@@ -92,6 +93,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
     let typed = specta_builder::<R>();
     let typed_handler = typed.invoke_handler();
     let raw_handler = commands::preview::handler::<R>();
+    let stage_handler = commands::stage::handler::<R>();
     // The same directory Tauri calls app_data_dir (data dir + identifier), computed
     // before the app exists so a broken database fails start-up with a clear message.
     let dir = paths::data_dir();
@@ -100,10 +102,12 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> anyhow::Result<tauri::
     let app = builder
         .manage(state)
         .invoke_handler(move |invoke| {
-            // Preview streams raw JPEG bytes, which tauri-specta cannot describe; those two
-            // commands are wired by hand and typed by hand in `ui/src/preview.ts`.
+            // Preview and stage stream raw JPEG bytes, which tauri-specta cannot describe;
+            // those commands are wired by hand and typed by hand in `ui/src/preview.ts`
+            // and `ui/src/class/stage.ts`.
             match invoke.message.command() {
                 "start_preview" | "stop_preview" | "preview_ack" => raw_handler(invoke),
+                c if commands::stage::COMMANDS.contains(&c) => stage_handler(invoke),
                 _ => typed_handler(invoke),
             }
         })

@@ -227,7 +227,12 @@ mean_luma: number }
 /**
  * What a running class tells the console.
  */
-export type ClassEvent = { type: "status"; status: PublishStatus } | { type: "stats"; stats: PublishStats }
+export type ClassEvent = { type: "status"; status: PublishStatus } | { type: "stats"; stats: PublishStats } | 
+/**
+ * The students on stage the console watches, about four times a second while any
+ * is watched (an empty list once when the last one stops).
+ */
+{ type: "stage"; seats: StageSeat[] }
 /**
  * A class the console started.
  */
@@ -794,6 +799,22 @@ connections: number; error: ApiError | null }
  */
 export type ReportSummary = { id: number; created_at: string; verdict: Verdict; warnings: number; blockers: number }
 /**
+ * Where the console's link to one on-stage student stands.
+ */
+export type SeatState = 
+/**
+ * Asking the relay for the student's stream and connecting ICE/DTLS.
+ */
+"connecting" | 
+/**
+ * Media flows.
+ */
+"live" | 
+/**
+ * The link broke (or the student is not publishing yet); trying again.
+ */
+"reconnecting"
+/**
  * Progress of a running self-check.
  */
 export type SelfCheckProgress = { stage: Stage; 
@@ -881,6 +902,38 @@ level_dbfs: number | null }
  * The stage a running self-check has reached, for the progress bar.
  */
 export type Stage = "devices" | "camera_and_microphone" | "speakers" | "encoder" | "network" | "done"
+/**
+ * One on-stage student as the console receives them.
+ */
+export type StageSeat = { 
+/**
+ * The student's participant id.
+ */
+peer: string; state: SeatState; 
+/**
+ * Audio level, 0–1 (RMS over the last 100 ms); above about 0.05 is speech.
+ */
+level: number; 
+/**
+ * The decoded picture's size, 0 before the first picture.
+ */
+width: number; height: number; 
+/**
+ * Pictures decoded over the last second.
+ */
+fps: number; 
+/**
+ * Audio arrived in the last second.
+ */
+audio: boolean; 
+/**
+ * A picture was decoded in the last second.
+ */
+video: boolean; 
+/**
+ * Why the link is down, while it is.
+ */
+error: ApiError | null }
 export type TAURI_CHANNEL<TSend> = null
 /**
  * The one answer a teacher reads.

@@ -55,7 +55,8 @@ pub async fn class_start(
     let selection = settings.devices;
     let mut capture = state.capture.lock().await;
     let open = super::preview::ensure_open(&mut capture, &state.devices, &selection).await?;
-    let started = Class::start(info.clone(), &open.session, events)?;
+    let speaker = open_speaker(&state.devices, selection.speaker.as_deref());
+    let started = Class::start(info.clone(), &open.session, speaker, events)?;
     *class = Some(started);
     Ok(info)
 }
@@ -86,4 +87,18 @@ pub async fn class_stop(state: State<'_, AppState>) -> Result<(), ApiError> {
         c.stop().await;
     }
     Ok(())
+}
+
+/// The selected speaker for the students on stage; without one the class still runs
+/// (the teacher sees the students but cannot hear them, and the log says why).
+fn open_speaker(
+    devices: &lectern_media::Devices,
+    id: Option<&str>,
+) -> Option<Box<dyn lectern_media::AudioSink>> {
+    let list = devices.list();
+    let opened = lectern_media::Devices::pick(&list.speakers, id)
+        .and_then(|info| devices.open_speaker(info));
+    opened
+        .inspect_err(|e| tracing::warn!("no speaker for the stage: {e}"))
+        .ok()
 }

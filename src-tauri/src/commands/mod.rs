@@ -8,6 +8,7 @@ pub mod preview;
 pub mod relay;
 pub mod selfcheck;
 pub mod settings;
+pub mod stage;
 
 use lectern_media::CaptureError;
 use lectern_proto::{ApiError, ErrorCode};

@@ -11,6 +11,7 @@ import {
   type ClassInfo,
   type PublishStats,
   type PublishStatus,
+  type StageSeat,
 } from "../bindings";
 import { useBoard } from "../board/useBoard";
 import { inTauri } from "../lib/env";
@@ -32,6 +33,8 @@ export function useClass() {
   const status = shallowRef<PublishStatus | null>(null);
   const stats = shallowRef<PublishStats | null>(null);
   const history = shallowRef<PublishStats[]>([]);
+  /** The on-stage students the console watches, as the back end last reported them. */
+  const seats = shallowRef<StageSeat[]>([]);
   const room = shallowRef<RoomState>(initialRoomState);
   const signalingStatus = ref<SignalingStatus>("idle");
   const error = ref<ApiError | null>(null);
@@ -45,10 +48,17 @@ export function useClass() {
   function channel(): Channel<ClassEvent> {
     const c = new Channel<ClassEvent>();
     c.onmessage = (event) => {
-      if (event.type === "status") status.value = event.status;
-      else {
-        stats.value = event.stats;
-        history.value = pushStats(history.value, event.stats);
+      switch (event.type) {
+        case "status":
+          status.value = event.status;
+          break;
+        case "stats":
+          stats.value = event.stats;
+          history.value = pushStats(history.value, event.stats);
+          break;
+        case "stage":
+          seats.value = event.seats;
+          break;
       }
     };
     return c;
@@ -57,6 +67,7 @@ export function useClass() {
   function connect(started: ClassInfo): void {
     info.value = started;
     room.value = initialRoomState;
+    seats.value = [];
     signaling?.stop();
     board.reset();
     signaling = new Signaling(
@@ -114,6 +125,7 @@ export function useClass() {
       info.value = null;
       status.value = null;
       room.value = initialRoomState;
+      seats.value = [];
       board.reset();
     } catch (e) {
       error.value = toApiError(e);
@@ -129,6 +141,8 @@ export function useClass() {
   const chat = (text: string) => text.trim() !== "" && send({ type: "chat", text: text.trim() });
   const invite = (peer: PeerId) => send({ type: "invite", peer });
   const removeFromStage = (peer: PeerId) => send({ type: "remove_from_stage", peer });
+  /** Asks a student on stage to mute or unmute; the student is not obliged to, and does not answer. */
+  const requestMute = (peer: PeerId, muted: boolean) => send({ type: "request_mute", peer, muted });
 
   // Leaving the page keeps the class running; only the room view closes.
   onUnmounted(() => signaling?.stop());
@@ -139,6 +153,7 @@ export function useClass() {
     status,
     stats,
     history,
+    seats,
     room,
     board,
     signalingStatus,
@@ -150,5 +165,6 @@ export function useClass() {
     chat,
     invite,
     removeFromStage,
+    requestMute,
   };
 }
