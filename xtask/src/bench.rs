@@ -43,12 +43,12 @@ const CRITERION: &[(&str, &str, &str)] = &[
     ),
     (
         "stage/aec3_chunk_10ms",
-        "echo cancellation (AEC3) on the teacher's microphone, per 10 ms chunk with students playing",
+        "stage: echo cancellation (AEC3) on the teacher's microphone, per 10 ms chunk with students playing",
         "≤ 1 ms (10 % of a core)",
     ),
     (
         "stage/decode_360p",
-        "a student's picture on the console: openh264 decode, 640×360",
+        "stage: a student's picture on the console, openh264 decode, 640×360",
         "≤ 5 ms (six students at 30 fps in one core)",
     ),
 ];
@@ -57,17 +57,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     cmd("cargo")
         .args(["bench", "-p", "lectern-media", "--bench", "media"])
         .run()?;
-    let criterion = crate::target_dir(root).join("criterion");
-    let mut rows = Vec::new();
-    for (id, what, target) in CRITERION {
-        let file = criterion.join(id).join("new/estimates.json");
-        let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
-        let ns = mean_ns(&text).with_context(|| format!("no mean in {}", file.display()))?;
-        rows.push(format!(
-            "| {what} | {} | {target} | `cargo bench -p lectern-media --bench media -- {id}` |",
-            human(ns)
-        ));
-    }
+    let mut rows = criterion_rows(root, "")?;
     let json = cmd("cargo")
         .args([
             "run",
@@ -316,8 +306,41 @@ fn machine() -> String {
 
 /// `cargo xtask bench board|impaired`: re-measures one group of rows and puts them into
 /// the existing table in place of the old ones; the other rows keep their figures.
+/// The criterion rows whose id starts with `group`, from the last `cargo bench` run.
+fn criterion_rows(root: &Path, group: &str) -> Result<Vec<String>> {
+    let criterion = crate::target_dir(root).join("criterion");
+    let mut rows = Vec::new();
+    for (id, what, target) in CRITERION.iter().filter(|(id, ..)| id.starts_with(group)) {
+        let file = criterion.join(id).join("new/estimates.json");
+        let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+        let ns = mean_ns(&text).with_context(|| format!("no mean in {}", file.display()))?;
+        rows.push(format!(
+            "| {what} | {} | {target} | `cargo bench -p lectern-media --bench media -- {id}` |",
+            human(ns)
+        ));
+    }
+    Ok(rows)
+}
+
+/// The stage's criterion rows (echo cancellation, decoding a student).
+fn stage_rows(root: &Path) -> Result<Vec<String>> {
+    cmd("cargo")
+        .args([
+            "bench",
+            "-p",
+            "lectern-media",
+            "--bench",
+            "media",
+            "--",
+            "stage/",
+        ])
+        .run()?;
+    criterion_rows(root, "stage/")
+}
+
 pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
     let (fresh, prefix, name) = match group {
+        "stage" => (stage_rows(root)?, "| stage: ", "Stage"),
         "board" => (crate::bench_board::board_rows()?, "| board ", "Whiteboard"),
         "flv" => (crate::bench_flv::flv_rows()?, "| FLV ", "FLV bridge"),
         "impaired" => (
@@ -325,7 +348,9 @@ pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
             "| publisher on ",
             "Impaired-uplink",
         ),
-        other => anyhow::bail!("unknown bench group {other:?}: try `board`, `flv` or `impaired`"),
+        other => anyhow::bail!(
+            "unknown bench group {other:?}: try `board`, `flv`, `impaired` or `stage`"
+        ),
     };
     let doc = std::fs::read_to_string(root.join("BENCHMARKS.md"))?;
     let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {

@@ -24,7 +24,7 @@ usage: cargo xtask <command>
                   (under Xvfb when there is no display)
   test            set up, then run every test: Rust (nextest), UI (vitest, vue-tsc),
                   real audio through PulseAudio, and the WebDriver suite
-  bench [GROUP]   run the benchmarks and write BENCHMARKS.md (`board`, `flv` or `impaired`: only those rows)
+  bench [GROUP]   run the benchmarks and write BENCHMARKS.md (`board`, `flv`, `impaired` or `stage`: only those rows)
   setup           install system packages and tools only
   ui              build the UI only
   bindings        regenerate ui/src/bindings.ts from the Rust commands
