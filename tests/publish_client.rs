@@ -2,9 +2,11 @@
 //! against the bundled relay, watched by a real `rtc` viewer whose video is decoded
 //! with openh264 and whose pictures are read back through the camera's barcode.
 
+use lectern_client::{WatchConfig, Watcher};
 use lectern_e2e::bot::Role as BotRole;
 use lectern_e2e::class::{Teacher, decoding_viewer};
 use lectern_e2e::relay::{Bots, SECRET, start_loopback, token, wait_until};
+use lectern_e2e::shim::WhipShim;
 use lectern_proto::{ErrorCode, PublishState, Role, VideoMode};
 use lectern_relay::{Relay, RelayConfig};
 use std::sync::atomic::Ordering::Relaxed;
@@ -180,5 +182,57 @@ async fn a_token_without_the_publish_grant_fails_at_once_and_says_why() {
         PublishState::Failed
     );
     student.live.stop().await;
+    relay.shutdown().await;
+}
+
+/// A network that blocks UDP (the relay's UDP candidate leads nowhere; its ICE-TCP
+/// candidate works): the publisher goes live over ICE-TCP by itself, a viewer decodes
+/// its pictures, and the console's stage subscriber receives over ICE-TCP too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_udp_is_blocked_the_console_publishes_and_watches_over_ice_tcp() {
+    let relay = start_loopback().await;
+    // Datagrams sent here are never read or answered.
+    let blackhole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let shim = WhipShim::start_with(
+        relay.http_addr(),
+        relay.media_addr(),
+        blackhole.local_addr().unwrap(),
+        true,
+    )
+    .await
+    .unwrap();
+    let teacher = Teacher::start(
+        format!("{}/whip/math", shim.base()),
+        token(&relay, "math", "teacher", Role::Teacher),
+        SMALL,
+    );
+    teacher
+        .wait_for(PublishState::Live, Duration::from_secs(20))
+        .await;
+    let mut bots = Bots::new();
+    let (_viewer, probe) = decoding_viewer(&mut bots, &relay, "math", "s1", teacher.clock);
+    wait_until("30 decoded frames", Duration::from_secs(20), || {
+        probe.count() >= 30
+    })
+    .await;
+    let watcher = Watcher::start(
+        WatchConfig {
+            whep_url: format!("{}/whep/math", shim.base()),
+            token: token(&relay, "math", "teacher-2", Role::Teacher),
+        },
+        None,
+    );
+    wait_until(
+        "the stage subscriber decodes over ICE-TCP",
+        Duration::from_secs(20),
+        || watcher.counters().pictures.load(Relaxed) >= 30,
+    )
+    .await;
+    let stats = teacher.live.publisher().stats().borrow().clone();
+    eprintln!("over ICE-TCP: {stats:?}");
+    assert!(stats.video_kbps > 50.0, "{stats:?}");
+    watcher.stop().await;
+    teacher.live.stop().await;
+    bots.stop().await;
     relay.shutdown().await;
 }

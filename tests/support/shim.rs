@@ -27,6 +27,17 @@ impl WhipShim {
         relay_media: SocketAddr,
         media_via: SocketAddr,
     ) -> std::io::Result<Self> {
+        Self::start_with(relay_http, relay_media, media_via, false).await
+    }
+
+    /// As [`WhipShim::start`]; with `keep_tcp` the relay's ICE-TCP candidate stays in the
+    /// answer (a network that blocks only UDP).
+    pub async fn start_with(
+        relay_http: SocketAddr,
+        relay_media: SocketAddr,
+        media_via: SocketAddr,
+        keep_tcp: bool,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, mut stop_rx) = watch::channel(false);
@@ -36,7 +47,7 @@ impl WhipShim {
                     _ = stop_rx.changed() => return,
                     Ok((conn, _)) = listener.accept() => {
                         tokio::spawn(async move {
-                            if let Err(e) = serve(conn, relay_http, relay_media, media_via).await {
+                            if let Err(e) = serve(conn, relay_http, relay_media, media_via, keep_tcp).await {
                                 eprintln!("shim: {e}");
                             }
                         });
@@ -64,6 +75,7 @@ async fn serve(
     relay_http: SocketAddr,
     relay_media: SocketAddr,
     via: SocketAddr,
+    keep_tcp: bool,
 ) -> anyhow::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -112,7 +124,7 @@ async fn serve(
     }
     let mut text = resp.text().await?;
     if text.starts_with("v=0") {
-        text = point_at(&text, relay_media, via);
+        text = point_at(&text, relay_media, via, keep_tcp);
     }
     let reply = format!(
         "HTTP/1.1 {} {}\r\n{}content-length: {}\r\nconnection: close\r\n\r\n{text}",
@@ -126,16 +138,20 @@ async fn serve(
     Ok(())
 }
 
-/// The SDP with the relay's UDP candidate moved to `via` and TCP candidates removed.
-fn point_at(sdp: &str, relay: SocketAddr, via: SocketAddr) -> String {
+/// The SDP with the relay's UDP candidate moved to `via` and TCP candidates removed
+/// (unless `keep_tcp`).
+fn point_at(sdp: &str, relay: SocketAddr, via: SocketAddr, keep_tcp: bool) -> String {
     sdp.split_inclusive('\n')
         .filter_map(|line| {
             let Some(candidate) = line.trim_end().strip_prefix("a=candidate:") else {
                 return Some(line.to_owned());
             };
             let mut f: Vec<String> = candidate.split(' ').map(str::to_owned).collect();
-            if f.len() < 6 || !f[2].eq_ignore_ascii_case("udp") {
+            if f.len() < 6 {
                 return None;
+            }
+            if !f[2].eq_ignore_ascii_case("udp") {
+                return keep_tcp.then(|| line.to_owned());
             }
             if f[4] == relay.ip().to_string() && f[5] == relay.port().to_string() {
                 f[4] = via.ip().to_string();
@@ -156,6 +172,7 @@ mod tests {
             sdp,
             "127.0.0.1:5000".parse().unwrap(),
             "127.0.0.1:6000".parse().unwrap(),
+            false,
         );
         assert!(out.contains("udp 2130706431 127.0.0.1 6000 typ host\r\n"));
         assert!(!out.contains(" tcp "));

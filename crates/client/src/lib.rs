@@ -19,6 +19,7 @@ pub mod netprobe;
 mod publisher;
 mod rtp;
 pub mod selfcheck;
+mod transport;
 mod watch;
 mod whip;
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use lectern_media::{AudioStats, EncodedAudio, EncodedVideo, VideoControl};
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -21,9 +20,6 @@ use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
-};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
@@ -31,7 +27,6 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::statistics::StatsSelector;
 use rtc::statistics::report::RTCStatsReportEntry;
 use tokio::net::UdpSocket;
@@ -39,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::feedback::{KEYFRAME_REQUEST_SLOT, KeyframeRequests, asks_for_keyframe};
 use crate::rtp::{AudioRtp, VideoRtp};
+use crate::transport::Transport;
 use crate::{ClientError, PublishConfig, whip};
 
 /// ICE and DTLS must complete within this, or the attempt failed.
@@ -91,15 +87,9 @@ pub(crate) async fn run(
     mut live: impl FnMut(),
 ) -> Result<(), ClientError> {
     let relay_ip = relay_ip(&config.whip_url).await?;
-    let local_ip = route_to(relay_ip).await?;
-    let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-        .await
-        .map_err(|e| ClientError::Io(e.to_string()))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| ClientError::Io(e.to_string()))?;
+    let mut transport = Transport::bind(route_to(relay_ip).await?).await?;
     let start_bps = shared.video.target() + AUDIO_BPS;
-    let (mut pc, estimate) = build_pc(local, start_bps, config.max_bps + AUDIO_BPS)
+    let (mut pc, estimate) = build_pc(&transport, start_bps, config.max_bps + AUDIO_BPS)
         .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
     let (audio, video) = add_senders(&mut pc).map_err(rtc_err)?;
@@ -117,7 +107,15 @@ pub(crate) async fn run(
     pc.set_remote_description(Instant::now(), answer)
         .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let result = pump(
-        &mut pc, &socket, local, video, audio, inputs, shared, &estimate, stop, &mut live,
+        &mut pc,
+        &mut transport,
+        video,
+        audio,
+        inputs,
+        shared,
+        &estimate,
+        stop,
+        &mut live,
     )
     .await;
     let nacks = shared.counters.nacks_live.swap(0, Relaxed);
@@ -134,8 +132,7 @@ pub(crate) async fn run(
 #[allow(clippy::too_many_arguments)]
 async fn pump(
     pc: &mut RTCPeerConnection,
-    socket: &UdpSocket,
-    local: SocketAddr,
+    transport: &mut Transport,
     video: RTCRtpSenderId,
     audio: RTCRtpSenderId,
     inputs: &mut Inputs,
@@ -144,7 +141,6 @@ async fn pump(
     stop: &mut watch::Receiver<bool>,
     live: &mut impl FnMut(),
 ) -> Result<(), ClientError> {
-    let mut buf = vec![0u8; 2048];
     let started = Instant::now();
     let mut last_rx = Instant::now();
     let mut connected = false;
@@ -155,7 +151,7 @@ async fn pump(
     let mut next_stats = Instant::now() + Duration::from_secs(1);
     let mut next_target = Instant::now();
     loop {
-        flush(pc, socket).await;
+        transport.flush(pc).await;
         while let Some(event) = pc.poll_event() {
             if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
                 match state {
@@ -212,19 +208,9 @@ async fn pump(
         tokio::select! {
             biased;
             _ = stop.changed() => return Ok(()),
-            r = socket.recv_from(&mut buf) => {
-                let (n, from) = r.map_err(|e| ClientError::Io(e.to_string()))?;
+            r = transport.recv() => {
                 last_rx = Instant::now();
-                let _ = pc.handle_read(TaggedBytesMut {
-                    now: last_rx,
-                    transport: TransportContext {
-                        local_addr: local,
-                        peer_addr: from,
-                        ecn: None,
-                        transport_protocol: TransportProtocol::UDP,
-                    },
-                    message: BytesMut::from(&buf[..n]),
-                });
+                let _ = pc.handle_read(r?.tagged(last_rx));
             }
             Some(frame) = inputs.video.recv() => {
                 // Before the connection is up (and until a keyframe after it) frames are
@@ -258,17 +244,6 @@ async fn pump(
             _ = tokio::time::sleep_until(wake.into()) => {
                 let _ = pc.handle_timeout(Instant::now());
             }
-        }
-    }
-}
-
-/// Sends everything the connection has queued.
-pub(crate) async fn flush(pc: &mut RTCPeerConnection, socket: &UdpSocket) {
-    while let Some(out) = pc.poll_write() {
-        if let Err(e) = socket.send_to(&out.message, out.transport.peer_addr).await {
-            // A full socket buffer or an unreachable port: the packet is lost, NACK and
-            // PLI recover it; a dead relay is noticed by the silence timeout.
-            tracing::debug!("send to {}: {e}", out.transport.peer_addr);
         }
     }
 }
@@ -435,10 +410,10 @@ fn track(kind: RtpCodecKind) -> MediaStreamTrack {
     )
 }
 
-/// A peer connection with H.264 and Opus, TWCC-driven congestion control and a host
-/// candidate on `local`. Returns the estimator's published target.
+/// A peer connection with H.264 and Opus, TWCC-driven congestion control and the
+/// candidates of `transport`. Returns the estimator's published target.
 fn build_pc(
-    local: SocketAddr,
+    transport: &Transport,
     start_bps: u32,
     max_bps: u32,
 ) -> Result<(RTCPeerConnection, Arc<AtomicU64>), rtc::shared::error::Error> {
@@ -475,20 +450,7 @@ fn build_pc(
         .with_media_engine(me)
         .with_interceptor_registry(registry)
         .build(Instant::now())?;
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: local.ip().to_string(),
-            port: local.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()?;
-    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
-    // End of candidates: the relay gets everything in the offer, no trickle needed.
-    pc.add_local_candidate(RTCIceCandidateInit::default())?;
+    transport.add_candidates(&mut pc)?;
     Ok((pc, target))
 }
 
@@ -538,10 +500,10 @@ pub(crate) async fn route_to(ip: IpAddr) -> Result<IpAddr, ClientError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_whip_offer_sends_h264_and_opus_and_receives_nothing() {
-        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let (mut pc, _estimate) = build_pc(local, 1_000_000, 2_000_000).unwrap();
+    #[tokio::test]
+    async fn the_whip_offer_sends_h264_and_opus_and_receives_nothing() {
+        let transport = Transport::bind("127.0.0.1".parse().unwrap()).await.unwrap();
+        let (mut pc, _estimate) = build_pc(&transport, 1_000_000, 2_000_000).unwrap();
         add_senders(&mut pc).unwrap();
         let offer = pc.create_offer(None).unwrap();
         pc.set_local_description(Instant::now(), offer).unwrap();
@@ -564,6 +526,11 @@ mod tests {
             media[1].starts_with("video") && media[1].contains("H264/90000"),
             "{}",
             media[1]
+        );
+        // UDP first, and ICE-TCP for networks that block UDP.
+        assert!(
+            sdp.contains(" udp ") && sdp.contains("tcptype active"),
+            "{sdp}"
         );
     }
 }

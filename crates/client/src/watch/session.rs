@@ -1,13 +1,12 @@
 //! One WHEP session: offer to receive audio and video, then pump the socket, the
 //! depacketizer and the audio decoder until the session ends.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use lectern_media::{H264Decoder, OpusDecoder, PlayoutInput, VideoFrame};
 use lectern_rtp::{Depacketized, H264Depacketizer};
 use rtc::interceptor::Registry;
@@ -18,20 +17,16 @@ use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
-};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::{DECODE_QUEUE, PLI_INTERVAL, WatchConfig, WatchCounters};
-use crate::link::{codec, flush, relay_ip, route_to};
+use crate::link::{codec, relay_ip, route_to};
+use crate::transport::Transport;
 use crate::{ClientError, whip};
 
 /// ICE and DTLS must complete within this.
@@ -59,15 +54,9 @@ pub(super) async fn run(
     mut live: impl FnMut(),
 ) -> Result<(), ClientError> {
     let relay = relay_ip(&config.whep_url).await?;
-    let local_ip = route_to(relay).await?;
-    let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-        .await
-        .map_err(|e| ClientError::Io(e.to_string()))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| ClientError::Io(e.to_string()))?;
+    let mut transport = Transport::bind(route_to(relay).await?).await?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
-    let mut pc = build_pc(local).map_err(rtc_err)?;
+    let mut pc = build_pc(&transport).map_err(rtc_err)?;
     let offer = pc.create_offer(None).map_err(rtc_err)?;
     pc.set_local_description(Instant::now(), offer)
         .map_err(rtc_err)?;
@@ -82,7 +71,7 @@ pub(super) async fn run(
     pc.set_remote_description(Instant::now(), answer)
         .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let decoder = Decoding::start(sink)?;
-    let result = pump(&mut pc, &socket, local, sink, &decoder, stop, &mut live).await;
+    let result = pump(&mut pc, &mut transport, sink, &decoder, stop, &mut live).await;
     if let Some(url) = &session.url {
         whip::delete(&http, url, &config.token).await;
     }
@@ -183,14 +172,12 @@ impl AudioIn {
 #[allow(clippy::too_many_arguments)]
 async fn pump(
     pc: &mut RTCPeerConnection,
-    socket: &UdpSocket,
-    local: SocketAddr,
+    transport: &mut Transport,
     sink: &Sink,
     decoding: &Decoding,
     stop: &mut watch::Receiver<bool>,
     live: &mut impl FnMut(),
 ) -> Result<(), ClientError> {
-    let mut buf = vec![0u8; 2048];
     let started = Instant::now();
     let mut last_rx = Instant::now();
     let mut connected = false;
@@ -204,7 +191,7 @@ async fn pump(
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
     loop {
-        flush(pc, socket).await;
+        transport.flush(pc).await;
         while let Some(event) = pc.poll_event() {
             match event {
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
@@ -311,19 +298,9 @@ async fn pump(
         tokio::select! {
             biased;
             _ = stop.changed() => return Ok(()),
-            r = socket.recv_from(&mut buf) => {
-                let (n, from) = r.map_err(|e| ClientError::Io(e.to_string()))?;
+            r = transport.recv() => {
                 last_rx = Instant::now();
-                let _ = pc.handle_read(TaggedBytesMut {
-                    now: last_rx,
-                    transport: TransportContext {
-                        local_addr: local,
-                        peer_addr: from,
-                        ecn: None,
-                        transport_protocol: TransportProtocol::UDP,
-                    },
-                    message: BytesMut::from(&buf[..n]),
-                });
+                let _ = pc.handle_read(r?.tagged(last_rx));
             }
             _ = tokio::time::sleep_until(wake.into()) => {
                 let _ = pc.handle_timeout(Instant::now());
@@ -342,8 +319,8 @@ fn annex_b(nalus: &[Bytes]) -> Vec<u8> {
     out
 }
 
-/// A receive-only peer connection with H.264 and Opus and a host candidate on `local`.
-fn build_pc(local: SocketAddr) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
+/// A receive-only peer connection with H.264 and Opus and the candidates of `transport`.
+fn build_pc(transport: &Transport) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
     let mut me = MediaEngine::default();
     for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
         me.register_codec(
@@ -371,19 +348,7 @@ fn build_pc(local: SocketAddr) -> Result<RTCPeerConnection, rtc::shared::error::
             }),
         )?;
     }
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: local.ip().to_string(),
-            port: local.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()?;
-    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
-    pc.add_local_candidate(RTCIceCandidateInit::default())?;
+    transport.add_candidates(&mut pc)?;
     Ok(pc)
 }
 
@@ -391,9 +356,10 @@ fn build_pc(local: SocketAddr) -> Result<RTCPeerConnection, rtc::shared::error::
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_whep_offer_receives_h264_and_opus_and_sends_nothing() {
-        let mut pc = build_pc("127.0.0.1:40000".parse().unwrap()).unwrap();
+    #[tokio::test]
+    async fn the_whep_offer_receives_h264_and_opus_and_sends_nothing() {
+        let transport = Transport::bind("127.0.0.1".parse().unwrap()).await.unwrap();
+        let mut pc = build_pc(&transport).unwrap();
         let offer = pc.create_offer(None).unwrap();
         pc.set_local_description(Instant::now(), offer).unwrap();
         let sdp = pc.local_description().unwrap().sdp;
