@@ -2,13 +2,17 @@
 //! WebDriver, synthetic devices, embedded relay) starts a class; a headless Chromium
 //! student joins from the link; the teacher invites them from the roster; the student
 //! accepts and publishes their (fake) camera and microphone over WHIP; the console's
-//! native subscriber decodes them and the stage grid shows the picture. The teacher asks
-//! the student to mute (the student page shows it) and takes them off stage (the tile
-//! goes, the student page leaves the stage). Screenshots go to `$LECTERN_ARTIFACTS`.
+//! native subscriber decodes them and the stage grid shows the picture, and a classmate's
+//! page (a second Chromium) sees and hears them too. The teacher asks the student to mute
+//! (the student page shows it) and takes them off stage (the tile goes on both pages,
+//! the student's page leaves the stage). Screenshots go to `$LECTERN_ARTIFACTS`.
 
 use std::time::Duration;
 
-use lectern_e2e::webdriver::{Driver, Session, artifact, free_port, open_class_page, poll};
+use lectern_e2e::webdriver::{
+    Driver, STUDENT_STATS, Session, artifact, free_port, num, open_class_page, poll,
+};
+use serde_json::json;
 
 fn frames_drawn(s: &Session) -> u64 {
     // The tile counts the pictures it drew on its canvas.
@@ -87,6 +91,34 @@ fn webdriver_a_student_invited_to_the_stage_appears_in_the_grid_and_can_be_remov
         .screenshot(&artifact("student-on-stage.png"))
         .unwrap();
 
+    // A classmate joins from the same link and sees and hears Li Hua on stage.
+    let classmate = chrome.chromium(&[]).unwrap();
+    classmate.script_timeout(Duration::from_secs(30)).unwrap();
+    classmate.navigate(&join_url).unwrap();
+    classmate.join_class("Wang Fang").unwrap();
+    let play = classmate
+        .wait_for("[data-testid=student-start]", Duration::from_secs(20))
+        .unwrap();
+    classmate.click(&play).unwrap();
+    classmate
+        .wait_for(
+            "[data-testid=stage-peer][data-state=live]",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    let seen = poll(
+        "the classmate decodes and hears Li Hua",
+        Duration::from_secs(20),
+        || {
+            let st = classmate.script_async(STUDENT_STATS, json!([])).ok()?;
+            let peer = st.get("stage")?.get(0)?.clone();
+            (num(&peer, "framesDecoded") > 10.0 && num(&peer, "audioEnergy") > 0.0).then_some(peer)
+        },
+    );
+    classmate
+        .screenshot(&artifact("student-sees-classmate.png"))
+        .unwrap();
+
     // A mute request reaches the student.
     let mute = s
         .wait_for("[data-testid=stage-mute]", Duration::from_secs(5))
@@ -119,5 +151,12 @@ fn webdriver_a_student_invited_to_the_stage_appears_in_the_grid_and_can_be_remov
         },
     );
     drop(tile);
-    eprintln!("stage pictures drawn: {first} then {later}");
+    // The classmate's page lets Li Hua go too.
+    poll("the classmate's tile goes", Duration::from_secs(15), || {
+        classmate
+            .find_all("[data-testid=stage-peer]")
+            .ok()
+            .filter(|t| t.is_empty())
+    });
+    eprintln!("stage pictures drawn: {first} then {later}; the classmate: {seen}");
 }

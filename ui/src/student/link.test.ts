@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidId, pageUrl, parseJoinLink, signalingProbeUrl, signalingUrl, whepUrl, whipUrl } from "./link";
+import { isValidId, pageUrl, parseJoinLink, signalingProbeUrl, signalingUrl, whepPeerUrl, whepUrl, whipUrl } from "./link";
 
 const TOKEN = "lt1.eyJyb29tIjoibWF0aCJ9.c2ln-_";
 
@@ -50,6 +50,11 @@ describe("endpoints", () => {
 
   it("watches through /whep/{room} on the same origin", () => {
     expect(whepUrl(http, "math")).toBe("http://192.168.1.20:8686/whep/math");
+  });
+
+  it("watches a classmate on stage with ?peer=", () => {
+    expect(whepPeerUrl(http, "math", "s-3fa9c2d41b07")).toBe("http://192.168.1.20:8686/whep/math?peer=s-3fa9c2d41b07");
+    expect(whepPeerUrl(https, "math", "a b")).toBe("https://class.example.org/whep/math?peer=a%20b");
   });
 
   it("publishes through /whip/{room} on the same origin", () => {

@@ -58,6 +58,11 @@ export function whepUrl(origin: Origin, room: RoomId): string {
   return `${origin.protocol}//${origin.host}/whep/${encodeURIComponent(room)}`;
 }
 
+/** `POST` here to watch another publisher of the room: a classmate on stage. */
+export function whepPeerUrl(origin: Origin, room: RoomId, peer: string): string {
+  return `${whepUrl(origin, room)}?peer=${encodeURIComponent(peer)}`;
+}
+
 /** `POST` here to publish this page's camera and microphone while on stage. */
 export function whipUrl(origin: Origin, room: RoomId): string {
   return `${origin.protocol}//${origin.host}/whip/${encodeURIComponent(room)}`;

@@ -249,6 +249,14 @@ describe("Player", () => {
     last().set("connected");
     expect(await player.stats()).toEqual({ framesDecoded: 42, audioEnergy: 0.5, connectionState: "connected" });
   });
+
+  it("hands over the raw stats entries of its connection, none without one", async () => {
+    const { player } = setup([]);
+    expect(await player.report()).toEqual([]);
+    player.start();
+    await settle();
+    expect(await player.report()).toContainEqual({ type: "inbound-rtp", kind: "audio", totalAudioEnergy: 0.5 });
+  });
 });
 
 describe("postOffer", () => {

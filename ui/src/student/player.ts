@@ -100,6 +100,13 @@ export class Player {
     return { ...summarizeStats(report.values()), connectionState: pc.connectionState };
   }
 
+  /** The current connection's `getStats()` entries, or none when there is no connection. */
+  async report(): Promise<unknown[]> {
+    const pc = this.pc;
+    if (!pc) return [];
+    return [...(await pc.getStats()).values()];
+  }
+
   private setStatus(status: PlayerStatus): void {
     if (this.state === status) return;
     this.state = status;

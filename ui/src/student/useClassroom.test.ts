@@ -54,10 +54,15 @@ class FakePc {
   close() {
     this.closed = true;
   }
+  async getStats() {
+    return new Map();
+  }
 }
 
 const ana = { id: "s-ana", name: "Ana", role: "student", hand: false, on_stage: false };
 const teacherCam = { peer: "t-1", name: "Ms Li", role: "teacher", audio: true, video: true, transport: "whip" };
+const ben = { id: "s-ben", name: "Ben", role: "student", hand: false, on_stage: true };
+const benCam = { peer: "s-ben", name: "Ben", role: "student", audio: true, video: true, transport: "whip" };
 const welcome = (publishers: object[] = []) => ({
   type: "welcome",
   room: "math",
@@ -104,7 +109,8 @@ beforeEach(() => {
     "fetch",
     vi.fn(async (url: string, init: RequestInit) => {
       requests.push({ url, method: init.method ?? "GET", headers: init.headers });
-      const location = url.includes("/whip/") ? "/whip/math/p1" : "/whep/math/s1";
+      const peer = new URL(url).searchParams.get("peer");
+      const location = url.includes("/whip/") ? "/whip/math/p1" : peer ? `/whep/math/${peer}` : "/whep/math/s1";
       return new Response("answer", { status: 201, headers: { Location: location } });
     }),
   );
@@ -223,6 +229,7 @@ describe("useClassroom", () => {
       connectionState: "none",
       state: "waiting",
       publish: { connectionState: "none", framesEncoded: 0, audioPacketsSent: 0, state: "idle" },
+      stage: [],
     });
   });
 
@@ -409,6 +416,95 @@ describe("useClassroom", () => {
     expect(audio.enabled).toBe(false);
     classroom.toggleMic();
     expect(audio.enabled).toBe(true);
+  });
+
+  it("watches classmates on stage, never itself, and stops when they stop publishing or leave", async () => {
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive({ ...welcome([teacherCam, benCam]), roster: [ana, ben] });
+    await settle();
+    // Not before the start button, as for the teacher.
+    expect(whepPosts()).toHaveLength(0);
+    expect(classroom.stageStrip.value).toEqual([]);
+
+    classroom.join();
+    await settle();
+    expect(whepPosts().map((r) => r.url).sort()).toEqual([
+      "http://r:8686/whep/math",
+      "http://r:8686/whep/math?peer=s-ben",
+    ]);
+    expect(whepPosts().every((r) => (r.headers as Record<string, string>).Authorization === "Bearer tok")).toBe(true);
+    expect(classroom.stageStrip.value.map((t) => [t.peer, t.name, t.state])).toEqual([["s-ben", "Ben", "connecting"]]);
+
+    // On stage beside Ben, Ana publishes and still watches only him.
+    socket().receive({ type: "stage", peers: ["s-ben", "s-ana"] });
+    socket().receive({ type: "publisher_added", publisher: { ...benCam, peer: "s-ana", name: "Ana" } });
+    await settle();
+    expect(whepPosts().filter((r) => r.url.includes("peer=s-ana"))).toEqual([]);
+    expect(classroom.stageStrip.value.map((t) => t.peer)).toEqual(["s-ben"]);
+
+    // Ben's browser publishes again: the old watch ends and a new one starts.
+    socket().receive({ type: "publisher_removed", peer: "s-ben" });
+    socket().receive({ type: "publisher_added", publisher: { ...benCam, transport: "rtmp" } });
+    await settle();
+    expect(deleted()).toEqual(["http://r:8686/whep/math/s-ben"]);
+    expect(whepPosts().filter((r) => r.url.includes("peer=s-ben"))).toHaveLength(2);
+    expect(classroom.stageStrip.value[0]).toMatchObject({ peer: "s-ben", transport: "rtmp", state: "connecting" });
+    expect(await classroom.stats()).toMatchObject({
+      stage: [{ peer: "s-ben", framesDecoded: 0, audioEnergy: 0, connectionState: "new" }],
+    });
+
+    // Stopped publishing but still on stage: the tile stays, the watch goes.
+    socket().receive({ type: "publisher_removed", peer: "s-ben" });
+    await settle();
+    expect(deleted()).toHaveLength(2);
+    expect(classroom.stageStrip.value.map((t) => [t.peer, t.publishing, t.state])).toEqual([
+      ["s-ben", false, "connecting"],
+    ]);
+
+    socket().receive({ type: "publisher_added", publisher: benCam });
+    await settle();
+    socket().receive({ type: "stage", peers: ["s-ana"] });
+    await settle();
+    expect(deleted()).toHaveLength(3);
+    expect(classroom.stageStrip.value).toEqual([]);
+    expect((await classroom.stats()).stage).toEqual([]);
+  });
+
+  it("plays classmates with sound, or muted until a tap when the browser insists", async () => {
+    vi.stubGlobal("MediaStream", class { addTrack() {} });
+    const { classroom, socket } = open();
+    socket().open();
+    socket().receive({ ...welcome([teacherCam, benCam]), roster: [ana, ben] });
+    classroom.join();
+    await settle();
+    let allowed = false;
+    const played: boolean[] = [];
+    const tile = {
+      srcObject: null as unknown,
+      muted: false,
+      play: vi.fn(async () => {
+        played.push(tile.muted);
+        if (!tile.muted && !allowed) throw new DOMException("no sound yet", "NotAllowedError");
+      }),
+    };
+    classroom.stageVideo("s-ben", tile as unknown as HTMLVideoElement);
+    // The stream arrives with its first track (the teacher's too, which this test ignores).
+    for (const pc of FakePc.all) (pc.ontrack as unknown as ((e: { track: object }) => void) | null)?.({ track: {} });
+    await settle();
+    expect(tile.srcObject).not.toBeNull();
+    expect(played).toEqual([false, true]);
+    expect(tile.muted).toBe(true);
+    expect(classroom.stageSoundBlocked.value).toBe(true);
+
+    allowed = true;
+    classroom.enableSound();
+    await settle();
+    expect(tile.muted).toBe(false);
+    expect(classroom.stageSoundBlocked.value).toBe(false);
+
+    classroom.stageVideo("s-ben", null);
+    expect(classroom.stageSoundBlocked.value).toBe(false);
   });
 
   it("gives observers no board", () => {

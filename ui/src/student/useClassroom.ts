@@ -2,13 +2,24 @@
 
 import { computed, onScopeDispose, ref, shallowRef, watch } from "vue";
 import { useBoard } from "../board/useBoard";
-import { pageUrl, signalingProbeUrl, signalingUrl, whepUrl, whipUrl, type JoinLink, type Origin } from "./link";
+import {
+  pageUrl,
+  signalingProbeUrl,
+  signalingUrl,
+  whepPeerUrl,
+  whepUrl,
+  whipUrl,
+  type JoinLink,
+  type Origin,
+} from "./link";
 import { Player, type PlaybackStats } from "./player";
-import { chatLength, MAX_CHAT_CHARS, type ApiError, type ServerMessage } from "./protocol";
+import { chatLength, MAX_CHAT_CHARS, type ApiError, type PeerId, type ServerMessage } from "./protocol";
 import { Publisher, type PublishStats } from "./publisher";
 import { initialRoomState, invitationAnswered, isOnStage, me, reduce, teacherPublisher, type RoomState } from "./room";
 import { askWhyRefused, Signaling } from "./signaling";
 import { MIC_ON, micReduce, shouldPublish, type MicEvent, type MicState } from "./stage";
+import { stagePeers, stageTiles, watchedPeers, type StagePlayback } from "./stagePeers";
+import { StageWatch, type StagePeerStats } from "./stageWatch";
 import {
   studentState,
   type PlayerStatus,
@@ -25,6 +36,8 @@ export interface StudentStats extends PlaybackStats {
   state: StudentState;
   /** This page's own publish while on stage (zeros and `none` otherwise). */
   publish: PublishStats & { state: PublishStatus };
+  /** Each classmate on stage this page watches, in order of arrival on stage. */
+  stage: StagePeerStats[];
 }
 
 export function useClassroom(link: JoinLink, origin: Origin) {
@@ -52,6 +65,12 @@ export function useClassroom(link: JoinLink, origin: Origin) {
   const mic = shallowRef<MicState>(MIC_ON);
   /** "Leave stage" was pressed; cleared once signaling says this page is off stage. */
   const leaving = ref(false);
+  // Classmates on stage: their watches, and the `<video>` each plays in (with its sound).
+  const stagePlayback = shallowRef<ReadonlyMap<PeerId, StagePlayback>>(new Map());
+  const stageStreams = new Map<PeerId, MediaStream>();
+  const stageVideos = new Map<PeerId, HTMLVideoElement>();
+  /** Classmates the browser would only play muted until a tap. */
+  const stageMuted = shallowRef<ReadonlySet<PeerId>>(new Set());
 
   const joinable = link.room !== null && link.token !== null ? { room: link.room, token: link.token } : null;
   const linkOk = joinable !== null;
@@ -136,6 +155,20 @@ export function useClassroom(link: JoinLink, origin: Origin) {
       },
     );
 
+  const stageWatch =
+    joinable &&
+    new StageWatch(
+      { url: (peer) => whepPeerUrl(origin, joinable.room, peer), token: joinable.token },
+      {
+        changed: (watching) => (stagePlayback.value = watching),
+        stream: (peer, s) => {
+          if (s) stageStreams.set(peer, s);
+          else stageStreams.delete(peer);
+          showClassmate(peer);
+        },
+      },
+    );
+
   function micEvent(event: MicEvent): void {
     mic.value = micReduce(mic.value, event);
     publisher?.setMicEnabled(mic.value.on);
@@ -193,24 +226,76 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     if (!on) leaving.value = false;
   });
 
+  // Classmates on stage, seen and heard like the teacher: after the start button, each one
+  // who publishes watched on their own connection. Synchronous, so a classmate who stops
+  // and starts publishing again within one task is still watched afresh.
+  const classmates = computed(() =>
+    stagePeers({
+      room: room.value,
+      joined: joined.value,
+      signaling: signalingStatus.value,
+      linkRefused: linkError.value !== null,
+    }),
+  );
+  watch(
+    () => watchedPeers(classmates.value),
+    (peers) => stageWatch?.watch(peers),
+    { flush: "sync" },
+  );
+  const stageStrip = computed(() => stageTiles(classmates.value, stagePlayback.value));
+  const stageSoundBlocked = computed(() => stageMuted.value.size > 0);
+
   watch([stream, video], ([s, v]) => {
     if (!v) return;
     if (v.srcObject !== s) v.srcObject = s;
-    if (s) void playWithSound(v);
+    if (s) void playWithSound(v, (blocked) => (soundBlocked.value = blocked));
   });
 
-  async function playWithSound(v: HTMLVideoElement): Promise<void> {
+  /**
+   * Plays with sound, or muted when the browser wants a tap first (`blocked(true)`; the
+   * picture shows meanwhile). The first `play()` runs before any await, so inside a click
+   * it counts as the click's.
+   */
+  async function playWithSound(v: HTMLVideoElement, blocked: (blocked: boolean) => void): Promise<void> {
     v.muted = false;
     try {
       await v.play();
-      soundBlocked.value = false;
+      blocked(false);
     } catch (e) {
       // AbortError: a newer stream took over. Anything but a refused autoplay is not ours.
       if (!(e instanceof DOMException) || e.name !== "NotAllowedError") return;
-      // The browser wants a tap for sound: show the picture muted meanwhile.
-      soundBlocked.value = true;
+      blocked(true);
       v.muted = true;
       v.play().catch(() => undefined);
+    }
+  }
+
+  function classmateMuted(peer: PeerId, muted: boolean): void {
+    if (stageMuted.value.has(peer) === muted) return;
+    const next = new Set(stageMuted.value);
+    if (muted) next.add(peer);
+    else next.delete(peer);
+    stageMuted.value = next;
+  }
+
+  /** Puts a classmate's stream in their tile's `<video>` and plays it, once both exist. */
+  function showClassmate(peer: PeerId): void {
+    const v = stageVideos.get(peer);
+    if (!v) return;
+    const s = stageStreams.get(peer) ?? null;
+    if (v.srcObject !== s) v.srcObject = s;
+    if (s) void playWithSound(v, (muted) => classmateMuted(peer, muted));
+    else classmateMuted(peer, false);
+  }
+
+  /** A tile's `<video>` appeared (or went, with null). */
+  function stageVideo(peer: PeerId, element: HTMLVideoElement | null): void {
+    if (element) {
+      stageVideos.set(peer, element);
+      showClassmate(peer);
+    } else {
+      stageVideos.delete(peer);
+      classmateMuted(peer, false);
     }
   }
 
@@ -225,12 +310,17 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     }
   }
 
-  /** The "tap to enable sound" button; also inside a click. */
+  /** The "tap to enable sound" buttons, the teacher's and the strip's: inside a click. */
   function enableSound(): void {
     const v = video.value;
-    if (!v) return;
-    soundBlocked.value = false;
-    void playWithSound(v);
+    if (v && soundBlocked.value) {
+      soundBlocked.value = false;
+      void playWithSound(v, (blocked) => (soundBlocked.value = blocked));
+    }
+    for (const peer of stageMuted.value) {
+      const tile = stageVideos.get(peer);
+      if (tile) void playWithSound(tile, (muted) => classmateMuted(peer, muted));
+    }
   }
 
   /** Sends a chat line; false when it is empty, too long, or there is no connection. */
@@ -289,12 +379,14 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     const publish = publisher
       ? await publisher.stats()
       : { connectionState: "none" as const, framesEncoded: 0, audioPacketsSent: 0 };
-    return { ...playback, state: state.value, publish: { ...publish, state: publishStatus.value } };
+    const stage = stageWatch ? await stageWatch.stats(watchedPeers(classmates.value)) : [];
+    return { ...playback, state: state.value, publish: { ...publish, state: publishStatus.value }, stage };
   }
 
   function leave(): void {
     player?.leave();
     publisher?.leave();
+    stageWatch?.leave();
     signaling?.stop();
   }
 
@@ -327,6 +419,9 @@ export function useClassroom(link: JoinLink, origin: Origin) {
     captured,
     selfStream,
     mic,
+    stageStrip,
+    stageSoundBlocked,
+    stageVideo,
     join,
     enableSound,
     sendChat,
