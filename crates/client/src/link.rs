@@ -18,7 +18,6 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
@@ -93,19 +92,8 @@ pub(crate) async fn run(
         .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
     let (audio, video) = add_senders(&mut pc).map_err(rtc_err)?;
-    let offer = pc.create_offer(None).map_err(rtc_err)?;
-    pc.set_local_description(Instant::now(), offer)
-        .map_err(rtc_err)?;
-    let sdp = pc
-        .local_description()
-        .ok_or_else(|| ClientError::Sdp("no local description".into()))?
-        .sdp;
     let http = whip::http();
-    let session = whip::offer(&http, &config.whip_url, &config.token, sdp).await?;
-    let answer = RTCSessionDescription::answer(session.answer)
-        .map_err(|e| ClientError::Sdp(e.to_string()))?;
-    pc.set_remote_description(Instant::now(), answer)
-        .map_err(|e| ClientError::Sdp(e.to_string()))?;
+    let session = whip::negotiate(&mut pc, &http, &config.whip_url, &config.token).await?;
     let result = pump(
         &mut pc,
         &mut transport,

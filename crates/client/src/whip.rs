@@ -58,6 +58,32 @@ pub(crate) async fn offer(
     })
 }
 
+/// Offers `pc`'s local description to the WHIP or WHEP endpoint at `url` and applies the
+/// answer: the whole exchange of RFC 9725 (and its WHEP sibling) for one session.
+pub(crate) async fn negotiate(
+    pc: &mut rtc::peer_connection::RTCPeerConnection,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> Result<WhipSession, ClientError> {
+    use rtc::peer_connection::sdp::RTCSessionDescription;
+    use std::time::Instant;
+    let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
+    let sdp_err = |e: rtc::shared::error::Error| ClientError::Sdp(e.to_string());
+    let ours = pc.create_offer(None).map_err(rtc_err)?;
+    pc.set_local_description(Instant::now(), ours)
+        .map_err(rtc_err)?;
+    let sdp = pc
+        .local_description()
+        .ok_or_else(|| ClientError::Sdp("no local description".into()))?
+        .sdp;
+    let session = offer(http, url, token, sdp).await?;
+    let answer = RTCSessionDescription::answer(session.answer.clone()).map_err(sdp_err)?;
+    pc.set_remote_description(Instant::now(), answer)
+        .map_err(sdp_err)?;
+    Ok(session)
+}
+
 /// Ends the session; errors are only logged (the server may already be gone).
 pub(crate) async fn delete(http: &reqwest::Client, session_url: &str, token: &str) {
     match http.delete(session_url).bearer_auth(token).send().await {

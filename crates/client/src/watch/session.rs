@@ -15,7 +15,6 @@ use rtc::peer_connection::configuration::interceptor_registry::register_default_
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -57,19 +56,8 @@ pub(super) async fn run(
     let mut transport = Transport::bind(route_to(relay).await?).await?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
     let mut pc = build_pc(&transport).map_err(rtc_err)?;
-    let offer = pc.create_offer(None).map_err(rtc_err)?;
-    pc.set_local_description(Instant::now(), offer)
-        .map_err(rtc_err)?;
-    let sdp = pc
-        .local_description()
-        .ok_or_else(|| ClientError::Sdp("no local description".into()))?
-        .sdp;
     let http = whip::http();
-    let session = whip::offer(&http, &config.whep_url, &config.token, sdp).await?;
-    let answer = RTCSessionDescription::answer(session.answer)
-        .map_err(|e| ClientError::Sdp(e.to_string()))?;
-    pc.set_remote_description(Instant::now(), answer)
-        .map_err(|e| ClientError::Sdp(e.to_string()))?;
+    let session = whip::negotiate(&mut pc, &http, &config.whep_url, &config.token).await?;
     let decoder = Decoding::start(sink)?;
     let result = pump(&mut pc, &mut transport, sink, &decoder, stop, &mut live).await;
     if let Some(url) = &session.url {
