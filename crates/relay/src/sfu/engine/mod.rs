@@ -28,13 +28,13 @@ use crate::metrics::{DropReason, Metrics};
 use crate::webrtc_flv::{Media, TAP_QUEUE, Tap};
 use bytes::BytesMut;
 use lectern_proto::{ApiError, ErrorCode, PeerId, Publisher, Role, RoomId, Transport};
-use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Registry, Slot};
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_rtcp_reports, configure_twcc_receiver_only,
+    configure_nack, configure_rtcp_reports, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,

@@ -78,30 +78,6 @@ fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     Ok(me)
 }
 
-/// How often missing packets are asked for again. rtc's default (100 ms) leaves a lost
-/// packet waiting 50 ms on average before its first NACK, and a lost retransmission
-/// another 100 ms: at 50 ms RTT and 10 % loss most frames then arrive after a gap a
-/// viewer sees as a freeze. Every 30 ms a hole is asked for within 15 ms on average and
-/// again before a second round trip has passed; a repeated NACK costs a duplicate
-/// retransmission at worst.
-const NACK_INTERVAL: Duration = Duration::from_millis(30);
-/// A hole is asked for at most this often (≈ 300 ms): later, a viewer has given the frame
-/// up and asked for a keyframe anyway.
-const NACKS_PER_PACKET: u16 = 10;
-
-/// NACK generation (as a receiver) and the retransmission buffer (as a sender).
-fn with_repair(registry: Registry) -> Registry {
-    registry
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_interval(NACK_INTERVAL)
-                .with_max_nacks_per_packet(NACKS_PER_PACKET)
-                .build(),
-        )
-}
-
 pub(super) fn build_pc(
     now: Instant,
     publisher: bool,
@@ -109,7 +85,7 @@ pub(super) fn build_pc(
 ) -> Result<NewPc, ApiError> {
     let internal = |e: rtc::shared::error::Error| ApiError::new(ErrorCode::Internal, e.to_string());
     let mut me = media_engine().map_err(internal)?;
-    let registry = configure_rtcp_reports(with_repair(Registry::new()))
+    let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
         .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
     let registry = if publisher {
         configure_twcc_receiver_only(registry, &mut me).map_err(internal)?
