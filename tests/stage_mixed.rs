@@ -6,24 +6,18 @@
 //! each with its transport, and a seventh invitation is refused with a clear message
 //! while the six stay on stage.
 
-use futures_util::{SinkExt, StreamExt};
 use lectern_client::{WatchConfig, Watcher};
 use lectern_e2e::class::Teacher;
 use lectern_e2e::relay::{start_with_rtmp, token, wait_until};
+use lectern_e2e::signal::{connect, next_of, put_on_stage, say};
 use lectern_media::synthetic::read_barcode;
 use lectern_media::{AudioSink, CaptureError, Playout, VoiceMeter};
 use lectern_proto::{DeviceInfo, DeviceKind, Role, SeatState, VideoMode};
-use lectern_relay::Relay;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A speaker that counts the 10 ms chunks it played with sound in them.
 struct MeasuringSpeaker {
@@ -74,33 +68,6 @@ fn barcode(w: &Watcher) -> u64 {
 }
 const ROOM: &str = "biology";
 
-async fn connect(relay: &Relay, token: &str) -> Ws {
-    let url = format!("ws://{}/ws/{ROOM}?token={token}", relay.http_addr());
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    next_of(&mut ws, "welcome").await;
-    ws
-}
-
-async fn next_of(ws: &mut Ws, kind: &str) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(15), ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} in time"))
-            .expect("socket open")
-            .unwrap();
-        if let Message::Text(text) = frame {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
-async fn say(ws: &mut Ws, v: Value) {
-    ws.send(Message::text(v.to_string())).await.unwrap();
-}
-
 fn pusher(url: &str) -> Child {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-re"])
@@ -137,23 +104,15 @@ async fn six_on_stage_by_whip_and_rtmp_reach_the_teacher_and_a_seventh_is_refuse
         return;
     }
     let relay = start_with_rtmp().await;
-    let mut teacher = connect(&relay, &token(&relay, ROOM, "teacher", Role::Teacher)).await;
+    let mut teacher = connect(&relay, ROOM, &token(&relay, ROOM, "teacher", Role::Teacher)).await;
     let names: Vec<String> = (1..=7).map(|i| format!("s{i}")).collect();
     let mut students = Vec::new();
     for n in &names {
-        students.push(connect(&relay, &token(&relay, ROOM, n, Role::Student)).await);
+        students.push(connect(&relay, ROOM, &token(&relay, ROOM, n, Role::Student)).await);
     }
     // Six invitations, six acceptances.
     for (i, ws) in students.iter_mut().take(6).enumerate() {
-        say(
-            &mut teacher,
-            json!({"v": 1, "type": "invite", "peer": names[i]}),
-        )
-        .await;
-        next_of(ws, "invited").await;
-        say(ws, json!({"v": 1, "type": "answer_invite", "accept": true})).await;
-        let answered = next_of(&mut teacher, "invite_answered").await;
-        assert_eq!(answered["accept"], true);
+        put_on_stage(&mut teacher, ws, &names[i]).await;
     }
     // The seventh is refused with a clear message, to the teacher.
     say(

@@ -20,36 +20,11 @@
 use lectern_e2e::class::{Teacher, decoding_viewer};
 use lectern_e2e::decode::percentile;
 use lectern_e2e::relay::{Bots, start_loopback, token, wait_until};
+use lectern_e2e::relay_thread::threads_cpu;
 use lectern_proto::{PublishState, Role, VideoMode};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-
-/// CPU seconds per thread name, summed over the process's threads (Linux).
-fn thread_cpu() -> HashMap<String, f64> {
-    let mut out = HashMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_owned();
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        *out.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
-    }
-    out
-}
 
 fn group(cpu: &HashMap<String, f64>) -> (f64, f64, f64) {
     let (mut capture, mut encode, mut rest) = (0.0, 0.0, 0.0);
@@ -104,7 +79,7 @@ fn main() {
         .await;
         // Warm-up over: measure.
         let skip = probe.count();
-        let cpu_before = thread_cpu();
+        let cpu_before = threads_cpu();
         let started = std::time::Instant::now();
         let mut encode_samples = Vec::new();
         while started.elapsed() < Duration::from_secs(seconds) {
@@ -114,7 +89,7 @@ fn main() {
             )));
         }
         let wall = started.elapsed().as_secs_f64();
-        let cpu_after = thread_cpu();
+        let cpu_after = threads_cpu();
         let frames: Vec<_> = probe.snapshot().into_iter().skip(skip).collect();
         let stats = teacher.live.publisher().stats().borrow().clone();
         teacher.live.stop().await;

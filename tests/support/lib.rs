@@ -9,6 +9,7 @@ pub mod relay;
 pub mod relay_thread;
 pub mod script;
 pub mod shim;
+pub mod signal;
 pub mod webdriver;
 
 use lectern_media::{CaptureSession, Devices, MediaClock, selfcheck};
