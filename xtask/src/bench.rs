@@ -80,6 +80,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         (total - capture) * 100.0,
         capture * 100.0
     ));
+    rows.push(stage_console_row()?);
     rows.extend(crate::bench_publish::publish_rows()?);
     rows.extend(crate::bench_publish::impaired_rows()?);
     rows.extend(crate::bench_board::board_rows()?);
@@ -322,7 +323,8 @@ fn criterion_rows(root: &Path, group: &str) -> Result<Vec<String>> {
     Ok(rows)
 }
 
-/// The stage's criterion rows (echo cancellation, decoding a student).
+/// The stage's rows: criterion's (echo cancellation, decoding a student) and the
+/// console's whole cost of six students on stage.
 fn stage_rows(root: &Path) -> Result<Vec<String>> {
     cmd("cargo")
         .args([
@@ -335,7 +337,33 @@ fn stage_rows(root: &Path) -> Result<Vec<String>> {
             "stage/",
         ])
         .run()?;
-    criterion_rows(root, "stage/")
+    let mut rows = criterion_rows(root, "stage/")?;
+    rows.push(stage_console_row()?);
+    Ok(rows)
+}
+
+/// What six students on stage cost the console.
+fn stage_console_row() -> Result<String> {
+    let out = cmd("cargo")
+        .args([
+            "bench",
+            "-q",
+            "-p",
+            "lectern-e2e",
+            "--bench",
+            "stage",
+            "--",
+            "6",
+            "10",
+        ])
+        .output()?;
+    let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_default();
+    let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+    Ok(format!(
+        "| stage: the console watching 6 students on stage (360p30 + Opus each, through the relay on loopback): WHEP, depacketizing, openh264 and Opus decoding, the speaker mix and a JPEG tile of every picture, share of one core | **{:.1} %** ({:.1} pictures/s per student) | ≤ 50 % | `cargo bench -p lectern-e2e --bench stage -- 6 10` |",
+        field("console_cpu_percent"),
+        field("per_student_fps")
+    ))
 }
 
 pub(crate) fn run_group(root: &Path, group: &str) -> Result<()> {
