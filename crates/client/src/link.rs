@@ -398,13 +398,9 @@ fn track(kind: RtpCodecKind) -> MediaStreamTrack {
     )
 }
 
-/// A peer connection with H.264 and Opus, TWCC-driven congestion control and the
-/// candidates of `transport`. Returns the estimator's published target.
-fn build_pc(
-    transport: &Transport,
-    start_bps: u32,
-    max_bps: u32,
-) -> Result<(RTCPeerConnection, Arc<AtomicU64>), rtc::shared::error::Error> {
+/// H.264 (payload type 96) and Opus (111), as the publisher and the stage subscriber
+/// both negotiate them.
+pub(crate) fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     let mut me = MediaEngine::default();
     for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
         me.register_codec(
@@ -415,6 +411,17 @@ fn build_pc(
             kind,
         )?;
     }
+    Ok(me)
+}
+
+/// A peer connection with H.264 and Opus, TWCC-driven congestion control and the
+/// candidates of `transport`. Returns the estimator's published target.
+fn build_pc(
+    transport: &Transport,
+    start_bps: u32,
+    max_bps: u32,
+) -> Result<(RTCPeerConnection, Arc<AtomicU64>), rtc::shared::error::Error> {
+    let mut me = media_engine()?;
     let min = f64::from(lectern_media::MIN_VIDEO_BPS + AUDIO_BPS);
     let max = f64::from(max_bps).max(min);
     let gcc = Gcc::new(f64::from(start_bps).clamp(min, max), min, max);

@@ -12,19 +12,18 @@ use lectern_rtp::{Depacketized, H264Depacketizer};
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use tokio::sync::watch;
 
 use super::{DECODE_QUEUE, PLI_INTERVAL, WatchConfig, WatchCounters};
-use crate::link::{codec, relay_ip, route_to};
+use crate::link::{media_engine, relay_ip, route_to};
 use crate::transport::Transport;
 use crate::{ClientError, whip};
 
@@ -309,16 +308,7 @@ fn annex_b(nalus: &[Bytes]) -> Vec<u8> {
 
 /// A receive-only peer connection with H.264 and Opus and the candidates of `transport`.
 fn build_pc(transport: &Transport) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
-    let mut me = MediaEngine::default();
-    for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: codec(kind),
-                payload_type: pt,
-            },
-            kind,
-        )?;
-    }
+    let mut me = media_engine()?;
     // NACKs for lost packets and receiver reports come from the default interceptors.
     let registry = register_default_interceptors(Registry::new(), &mut me)?;
     let mut pc = RTCPeerConnectionBuilder::new()
