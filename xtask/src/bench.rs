@@ -71,7 +71,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "10",
         ])
         .output()?;
-    let field = |k: &str| number_after(&json, &format!("\"{k}\":")).unwrap_or(f64::NAN);
+    let field = |k: &str| field(&json, k);
     let (capture, total) = (field("capture_cpu"), field("capture_and_preview_cpu"));
     rows.push(format!(
         "| live preview at 720p30 (JPEG 640×360, {:.1} fps, {:.0} kbit/s over IPC), share of one core on top of capture | {:.1} % (capture alone {:.1} %) | ≤ 15 % | `cargo run --release -p lectern-media --example preview_cpu` |",
@@ -166,15 +166,14 @@ struct Figures {
 
 impl Figures {
     fn of(line: &str) -> Self {
-        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
         Self {
-            subscribers: field("subscribers"),
-            connected: field("connected"),
-            cpu_percent: field("relay_cpu") * 100.0,
-            per_core: field("subscribers_per_core"),
-            p50_ms: field("delay_p50_ms"),
-            p99_ms: field("delay_p99_ms"),
-            loss_percent: field("loss") * 100.0,
+            subscribers: field(line, "subscribers"),
+            connected: field(line, "connected"),
+            cpu_percent: field(line, "relay_cpu") * 100.0,
+            per_core: field(line, "subscribers_per_core"),
+            p50_ms: field(line, "delay_p50_ms"),
+            p99_ms: field(line, "delay_p99_ms"),
+            loss_percent: field(line, "loss") * 100.0,
         }
     }
 
@@ -209,8 +208,7 @@ fn xiu_rows(lines: &[&str], build_error: Option<String>) -> Vec<String> {
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
     for line in lines {
-        let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
-        let n = field("subscribers");
+        let n = field(line, "subscribers");
         if !line.contains("\"relay_cpu\"") {
             let why = string_after(line, "\"error\":").unwrap_or_else(|| "unknown".into());
             rows.push(format!(
@@ -225,7 +223,7 @@ fn xiu_rows(lines: &[&str], build_error: Option<String>) -> Vec<String> {
             connected = f.connected,
             result = f.result(false),
         ));
-        let ratio = field("cpu_ratio_xiu_over_lectern");
+        let ratio = field(line, "cpu_ratio_xiu_over_lectern");
         if ratio.is_finite() {
             ratios.push(if ratio >= 1.0 {
                 format!("**{ratio:.1}× less** ({n} subscribers)")
@@ -262,6 +260,11 @@ fn string_after(text: &str, key: &str) -> Option<String> {
 fn mean_ns(estimates: &str) -> Option<f64> {
     let mean = estimates.find("\"mean\"")?;
     number_after(&estimates[mean..], "\"point_estimate\":")
+}
+
+/// The number after `"key":` in one JSON line of a bench, NaN when absent.
+pub(crate) fn field(line: &str, key: &str) -> f64 {
+    number_after(line, &format!("\"{key}\":")).unwrap_or(f64::NAN)
 }
 
 pub(crate) fn number_after(text: &str, key: &str) -> Option<f64> {
@@ -358,11 +361,10 @@ fn stage_console_row() -> Result<String> {
         ])
         .output()?;
     let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_default();
-    let field = |k: &str| number_after(line, &format!("\"{k}\":")).unwrap_or(f64::NAN);
     Ok(format!(
         "| stage: the console watching 6 students on stage (360p30 + Opus each, through the relay on loopback): WHEP, depacketizing, openh264 and Opus decoding, the speaker mix and a JPEG tile of every picture, share of one core | **{:.1} %** ({:.1} pictures/s per student) | ≤ 50 % | `cargo bench -p lectern-e2e --bench stage -- 6 10` |",
-        field("console_cpu_percent"),
-        field("per_student_fps")
+        field(line, "console_cpu_percent"),
+        field(line, "per_student_fps")
     ))
 }
 

@@ -5,9 +5,7 @@ use anyhow::Result;
 
 use crate::sh::cmd;
 
-fn field(line: &str, key: &str) -> f64 {
-    crate::bench::number_after(line, &format!("\"{key}\":")).unwrap_or(f64::NAN)
-}
+use crate::bench::field;
 
 fn bench(name: &str, arg: &str) -> Result<String> {
     cmd("cargo")

@@ -5,9 +5,7 @@ use anyhow::Result;
 
 use crate::sh::cmd;
 
-fn field(line: &str, key: &str) -> f64 {
-    crate::bench::number_after(line, &format!("\"{key}\":")).unwrap_or(f64::NAN)
-}
+use crate::bench::field;
 
 /// Glass-to-glass latency with its stages, and publish CPU, at 720p30 and 360p30.
 pub(crate) fn publish_rows() -> Result<Vec<String>> {
