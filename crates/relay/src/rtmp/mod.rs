@@ -30,6 +30,7 @@ pub mod chunk;
 pub mod handshake;
 mod session;
 mod shell;
+mod stream_name;
 
 pub use amf0::{Amf0Error, Amf0Limits, Amf0Value};
 pub use chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, Message};
