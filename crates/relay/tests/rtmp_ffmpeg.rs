@@ -9,14 +9,14 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
+use common::client::{chunked, expect_dropped, handshaken};
 use common::have_ffmpeg;
 use lectern_relay::flv::{
     AAC_SEQUENCE_HEADER, AVC_NALU, AVC_SEQUENCE_HEADER, AudioSpecificConfig, AvcConfig, FlvMuxer,
     Tag, TagKind, VideoHeader, parse_aac_body,
 };
 use lectern_relay::rtmp::{
-    self, Amf0Value, Bridge, ChunkEncoder, Message, Rejection, RtmpError, ShellConfig,
-    StreamRequest, ViewerReceiver,
+    self, Amf0Value, Bridge, Rejection, RtmpError, ShellConfig, StreamRequest, ViewerReceiver,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -534,53 +534,6 @@ async fn a_wrong_token_is_refused_with_a_status() {
 }
 
 // ---- bad input ------------------------------------------------------------------------
-
-/// Writes `bytes` and waits for the server to close the connection.
-async fn expect_dropped(what: &str, mut s: TcpStream, bytes: &[u8]) {
-    // The server may close before reading everything; a reset is a drop too.
-    let _ = s.write_all(bytes).await;
-    let mut buf = vec![0u8; 8192];
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(
-        closed.is_ok(),
-        "{what}: the server kept the connection open"
-    );
-}
-
-async fn handshaken(addr: SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut c0c1 = vec![3u8];
-    c0c1.extend(vec![0u8; 1536]);
-    s.write_all(&c0c1).await.unwrap();
-    let mut s0s1s2 = vec![0u8; 1 + 2 * 1536];
-    s.read_exact(&mut s0s1s2).await.unwrap();
-    assert_eq!(s0s1s2[0], 3);
-    s.write_all(&s0s1s2[1..1537]).await.unwrap();
-    s
-}
-
-fn chunked(csid: u32, type_id: u8, payload: Vec<u8>) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    ChunkEncoder::new().encode(
-        csid,
-        &Message {
-            type_id,
-            stream_id: 0,
-            timestamp: 0,
-            payload: payload.into(),
-        },
-        &mut out,
-    );
-    out.to_vec()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_are_dropped_while_ffmpeg_keeps_publishing() {

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{command, have_ffmpeg};
+use common::client::{rtmp_ask_on, rtmp_status};
+use common::have_ffmpeg;
 use lectern_proto::{PeerId, Role, RoomId};
 use lectern_relay::flv::{FlvDemuxer, TagKind};
-use lectern_relay::rtmp::{self, Amf0Limits, Amf0Value, ChunkDecoder, ChunkEncoder};
 use lectern_relay::{Relay, RelayConfig};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -230,87 +230,6 @@ async fn first_video_over_http(url: &str) -> (Duration, bool, bool) {
                 _ => {}
             }
         }
-    }
-}
-
-// ---- a minimal RTMP client that reads the onStatus code -----------------------------
-
-/// Handshakes, connects to `app`, creates a stream and publishes or plays `name`.
-async fn rtmp_ask(addr: SocketAddr, app: &str, name: &str, publish: bool) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    rtmp_ask_on(&mut s, app, name, publish).await;
-    s
-}
-
-async fn rtmp_ask_on(s: &mut TcpStream, app: &str, name: &str, publish: bool) {
-    let mut c0c1 = vec![3u8];
-    c0c1.extend([0u8; 1536]);
-    s.write_all(&c0c1).await.unwrap();
-    let mut s0s1s2 = vec![0u8; 1 + 2 * 1536];
-    s.read_exact(&mut s0s1s2).await.unwrap();
-    s.write_all(&s0s1s2[1..1537]).await.unwrap();
-    let mut enc = ChunkEncoder::new();
-    let mut out = command(
-        &mut enc,
-        0,
-        &[
-            Amf0Value::string("connect"),
-            Amf0Value::Number(1.0),
-            Amf0Value::object([("app", Amf0Value::string(app))]),
-        ],
-    );
-    out.extend(command(
-        &mut enc,
-        0,
-        &[
-            Amf0Value::string("createStream"),
-            Amf0Value::Number(2.0),
-            Amf0Value::Null,
-        ],
-    ));
-    out.extend(command(
-        &mut enc,
-        1,
-        &[
-            Amf0Value::string(if publish { "publish" } else { "play" }),
-            Amf0Value::Number(3.0),
-            Amf0Value::Null,
-            Amf0Value::string(name),
-        ],
-    ));
-    s.write_all(&out).await.unwrap();
-}
-
-/// The code of the first `onStatus` the server sends.
-async fn rtmp_status(addr: SocketAddr, app: &str, name: &str, publish: bool) -> String {
-    let mut s = rtmp_ask(addr, app, name, publish).await;
-    let mut dec = ChunkDecoder::new(Default::default());
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        while let Some((_, msg)) = dec.poll_message().unwrap() {
-            if msg.type_id == 1 {
-                let size = u32::from_be_bytes(msg.payload[..4].try_into().unwrap());
-                dec.set_chunk_size(size).unwrap();
-            }
-            if msg.type_id != 20 {
-                continue;
-            }
-            let values = rtmp::amf0::decode_all(&msg.payload, Amf0Limits::default()).unwrap();
-            if values.first().and_then(Amf0Value::as_str) == Some("onStatus") {
-                let info = values.get(3).expect("an info object");
-                return info
-                    .get("code")
-                    .and_then(Amf0Value::as_str)
-                    .unwrap()
-                    .to_owned();
-            }
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-            .await
-            .expect("an answer in time")
-            .unwrap();
-        assert!(n > 0, "closed before any onStatus");
-        dec.push(&buf[..n]);
     }
 }
 

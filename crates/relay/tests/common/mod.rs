@@ -1,6 +1,8 @@
 //! Helpers the RTMP test files share. Each file uses some of them.
 #![allow(dead_code)]
 
+pub mod client;
+
 use bytes::BytesMut;
 use lectern_relay::rtmp::{self, Amf0Value, ChunkEncoder, Message};
 use std::process::{Command, Stdio};
