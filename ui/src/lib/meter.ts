@@ -22,3 +22,13 @@ export function meterZone(dbfs: number): MeterZone {
   if (dbfs >= AMBER_FROM_DBFS) return "amber";
   return "green";
 }
+
+/**
+ * Heights (0–1) of three bars that rise with a linear voice level (0–1 RMS): the
+ * speaking cue of a stage tile that does not rely on colour. `rest` is the height of a
+ * quiet bar.
+ */
+export function levelBars(level: number, rest: number): number[] {
+  const loud = Math.min(1, Math.sqrt(Math.max(0, level) / 0.3));
+  return [0.6, 1, 0.75].map((k) => Math.max(rest, loud * k));
+}
