@@ -169,9 +169,11 @@ fn decode_loop(rx: Receiver<(Instant, rtc::rtp::Packet)>, clock: MediaClock, pro
                     probe
                         .want_keyframe
                         .store(true, std::sync::atomic::Ordering::Relaxed);
+                    // The next keyframe *after* this frame: restarting from the frame
+                    // just given up would give it up again forever.
                     let kept: Vec<u64> = reorder
                         .buffer
-                        .iter()
+                        .range(from + 1..)
                         .filter(|(_, (_, p))| lectern_relay::sfu::h264::starts_keyframe(&p.payload))
                         .map(|(s, _)| *s)
                         .collect();
