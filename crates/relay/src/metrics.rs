@@ -4,7 +4,9 @@
 //! HTTP handler reads a consistent-enough snapshot.
 
 use lectern_proto::ErrorCode;
+use lectern_rtp::NackCounters;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -51,6 +53,9 @@ pub struct Metrics {
     pub rtp_out_packets: AtomicU64,
     pub rtp_out_bytes: AtomicU64,
     pub nacks: AtomicU64,
+    /// What the relay asked publishers to resend, and what came of it (every publisher
+    /// adds to the same counters).
+    pub uplink_nacks: Arc<NackCounters>,
     pub plis_forwarded: AtomicU64,
     pub plis_coalesced: AtomicU64,
     pub drops_queue_full: AtomicU64,
@@ -113,6 +118,7 @@ impl Default for Metrics {
             rtp_out_packets: AtomicU64::default(),
             rtp_out_bytes: AtomicU64::default(),
             nacks: AtomicU64::default(),
+            uplink_nacks: Arc::default(),
             plis_forwarded: AtomicU64::default(),
             plis_coalesced: AtomicU64::default(),
             drops_queue_full: AtomicU64::default(),
@@ -262,6 +268,19 @@ impl Metrics {
             "lectern_relay_nacks_total",
             "NACK packets received from subscribers.",
             &[("", self.nacks.load(Relaxed))],
+        );
+        let up = &self.uplink_nacks;
+        counter(
+            &mut out,
+            "lectern_relay_uplink_packets_total",
+            "Publisher packets found missing, asked for again, repaired (retransmitted, \
+             rebuilt by FEC or late) and given up.",
+            &[
+                ("{outcome=\"missing\"}", up.missing.load(Relaxed)),
+                ("{outcome=\"requested\"}", up.requested.load(Relaxed)),
+                ("{outcome=\"repaired\"}", up.repaired.load(Relaxed)),
+                ("{outcome=\"given_up\"}", up.given_up.load(Relaxed)),
+            ],
         );
         counter(
             &mut out,

@@ -28,7 +28,8 @@ use crate::metrics::{DropReason, Metrics};
 use crate::webrtc_flv::{Media, TAP_QUEUE, Tap};
 use bytes::BytesMut;
 use lectern_proto::{ApiError, ErrorCode, PeerId, Publisher, Role, RoomId, Transport};
-use rtc::interceptor::{Registry, Slot};
+use lectern_rtp::{NackConfig, NackRequests};
+use rtc::interceptor::{FlexFec03ReceiveBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
@@ -37,7 +38,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
+    MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};

@@ -15,7 +15,8 @@ impl Engine {
             self.remove(old);
         }
         self.check_capacity()?;
-        let (mut pc, ufrag, candidates) = peer::build_pc(now, true, &self.config.transport)?;
+        let (mut pc, ufrag, candidates) =
+            peer::build_pc(now, true, &self.config.transport, &self.metrics)?;
         let sdp = peer::negotiate(&mut pc, now, std::mem::take(&mut req.offer))?;
         let id = self.new_id();
         self.insert(
@@ -95,7 +96,8 @@ impl Engine {
             )
         })?;
         self.check_capacity()?;
-        let (mut pc, ufrag, candidates) = peer::build_pc(now, false, &self.config.transport)?;
+        let (mut pc, ufrag, candidates) =
+            peer::build_pc(now, false, &self.config.transport, &self.metrics)?;
         let offer =
             RTCSessionDescription::offer(std::mem::take(&mut req.offer)).map_err(bad_sdp)?;
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;

@@ -14,7 +14,13 @@ fn random_token(len: usize) -> String {
         .collect()
 }
 
-fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
+/// The payload type the relay answers FlexFEC with when a publisher offers it.
+const FLEXFEC_PT: u8 = 106;
+
+/// Codecs for one peer connection. Publishers may also protect their video with
+/// FlexFEC (the console does): the relay rebuilds lost packets from it and forwards only
+/// media, so subscribers are not offered it.
+fn media_engine(publisher: bool) -> Result<MediaEngine, rtc::shared::error::Error> {
     let mut me = MediaEngine::default();
     me.register_codec(
         RTCRtpCodecParameters {
@@ -75,6 +81,21 @@ fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
             RtpCodecKind::Video,
         )?;
     }
+    if publisher {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
+                    clock_rate: 90000,
+                    channels: 0,
+                    sdp_fmtp_line: "repair-window=10000000".to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: FLEXFEC_PT,
+            },
+            RtpCodecKind::Video,
+        )?;
+    }
     Ok(me)
 }
 
@@ -82,13 +103,22 @@ pub(super) fn build_pc(
     now: Instant,
     publisher: bool,
     t: &LocalTransport,
+    metrics: &Metrics,
 ) -> Result<NewPc, ApiError> {
     let internal = |e: rtc::shared::error::Error| ApiError::new(ErrorCode::Internal, e.to_string());
-    let mut me = media_engine().map_err(internal)?;
+    let mut me = media_engine(publisher).map_err(internal)?;
+    // NACKs go out as soon as a gap shows and again a round trip later (lectern-rtp),
+    // not on rtc's fixed 100 ms tick.
     let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
+        .with(
+            Slot::NackGenerator,
+            NackRequests::with_counters(NackConfig::default(), metrics.uplink_nacks.clone()),
+        )
         .with(Slot::from(FEEDBACK_SLOT), FeedbackToApplication::default());
     let registry = if publisher {
-        configure_twcc_receiver_only(registry, &mut me).map_err(internal)?
+        configure_twcc_receiver_only(registry, &mut me)
+            .map_err(internal)?
+            .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
     } else {
         registry
     };
