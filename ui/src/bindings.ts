@@ -688,9 +688,14 @@ export type PublishStats = {
  */
 at_s: number; 
 /**
- * Everything sent (media, retransmissions, RTCP), kbit/s.
+ * Everything sent (media, FEC, RTCP; retransmissions are not counted), kbit/s.
  */
 send_kbps: number; video_kbps: number; audio_kbps: number; 
+/**
+ * Forward error correction protecting the video (FlexFEC repair packets), kbit/s.
+ * It follows the loss: none on a clean path.
+ */
+fec_kbps: number; 
 /**
  * What the congestion controller allows now, kbit/s.
  */
@@ -704,7 +709,9 @@ fps: number; width: number; height: number;
  */
 rtt_ms: number | null; 
 /**
- * Share of packets the relay reports lost, percent.
+ * Share of packets lost on the way to the relay, before retransmissions and FEC
+ * repair them, percent (from transport-wide feedback; the relay's receiver reports
+ * until that arrives).
  */
 loss_percent: number | null; 
 /**

@@ -16,6 +16,7 @@ pub mod http;
 mod link;
 mod live;
 pub mod netprobe;
+mod pacer;
 mod publisher;
 mod rtp;
 pub mod selfcheck;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use lectern_media::{AudioStats, EncodedAudio, EncodedVideo, VideoControl};
+use lectern_rtp::{FecLevel, FrameFec, Protection};
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -14,7 +15,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+    MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
@@ -22,7 +23,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpFecParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
@@ -32,6 +33,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use crate::feedback::{KEYFRAME_REQUEST_SLOT, KeyframeRequests, asks_for_keyframe};
+use crate::pacer::FastPacer;
 use crate::rtp::{AudioRtp, VideoRtp};
 use crate::transport::Transport;
 use crate::{ClientError, PublishConfig, whip};
@@ -44,6 +46,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SILENCE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Audio gets this much of the estimate before video.
 pub(crate) const AUDIO_BPS: u32 = 40_000;
+/// The payload type of the FlexFEC repair stream protecting the video.
+const FLEXFEC_PT: u8 = 97;
+/// FEC from the first packet, until the relay's feedback says how lossy the path is:
+/// the first keyframe is the packet run a viewer can least afford to lose.
+const FEC_AT_START: Protection = Protection {
+    group: 4,
+    copies: 1,
+};
 
 /// The encoders' queues, owned by the publisher across sessions.
 #[derive(Debug)]
@@ -66,6 +76,9 @@ pub(crate) struct Counters {
     pub rtt_us: AtomicU64,
     pub loss_permille: AtomicU64,
     pub estimate_bps: AtomicU64,
+    /// Loss of media packets on the wire (before FEC and NACK repair), per mille, from
+    /// the congestion controller's transport-wide feedback (`u64::MAX`: none yet).
+    pub wire_loss_permille: AtomicU64,
 }
 
 /// What a session needs from the publisher.
@@ -74,6 +87,8 @@ pub(crate) struct Shared {
     pub video: Arc<VideoControl>,
     pub audio: Arc<AudioStats>,
     pub counters: Counters,
+    /// How much FEC protects the video; follows the wire loss.
+    pub fec: Arc<FecLevel>,
 }
 
 /// Runs one session until `stop` turns true (`Ok`) or the link breaks (`Err`). `live` is
@@ -88,8 +103,14 @@ pub(crate) async fn run(
     let relay_ip = relay_ip(&config.whip_url).await?;
     let mut transport = Transport::bind(route_to(relay_ip).await?).await?;
     let start_bps = shared.video.target() + AUDIO_BPS;
-    let (mut pc, estimate) = build_pc(&transport, start_bps, config.max_bps + AUDIO_BPS)
-        .map_err(|e| ClientError::Sdp(e.to_string()))?;
+    shared.fec.set(FEC_AT_START);
+    let (mut pc, estimate) = build_pc(
+        &transport,
+        start_bps,
+        config.max_bps + AUDIO_BPS,
+        &shared.fec,
+    )
+    .map_err(|e| ClientError::Sdp(e.to_string()))?;
     let rtc_err = |e: rtc::shared::error::Error| ClientError::Connection(e.to_string());
     let (audio, video) = add_senders(&mut pc).map_err(rtc_err)?;
     let http = whip::http();
@@ -125,7 +146,7 @@ async fn pump(
     audio: RTCRtpSenderId,
     inputs: &mut Inputs,
     shared: &Shared,
-    estimate: &Arc<AtomicU64>,
+    estimate: &Estimate,
     stop: &mut watch::Receiver<bool>,
     live: &mut impl FnMut(),
 ) -> Result<(), ClientError> {
@@ -176,11 +197,17 @@ async fn pump(
             return Err(ClientError::Connection("the relay went silent".into()));
         }
         if now >= next_target {
-            let bps = f64::from_bits(estimate.load(Relaxed));
+            let bps = f64::from_bits(estimate.target.load(Relaxed));
             shared.counters.estimate_bps.store(bps as u64, Relaxed);
-            shared
-                .video
-                .set_target((bps as u32).saturating_sub(AUDIO_BPS));
+            let loss = estimate.wire_loss.load(Relaxed);
+            shared.counters.wire_loss_permille.store(loss, Relaxed);
+            if loss != u64::MAX {
+                shared.fec.set(Protection::for_loss(loss as f64 / 1000.0));
+            }
+            // The repair packets come out of the video's share.
+            let video = f64::from((bps as u32).saturating_sub(AUDIO_BPS))
+                / (1.0 + shared.fec.get().overhead());
+            shared.video.set_target(video as u32);
             next_target = now + Duration::from_millis(100);
         }
         if now >= next_stats {
@@ -300,16 +327,31 @@ fn read_stats(pc: &mut RTCPeerConnection, now: Instant, shared: &Shared) {
     }
 }
 
-/// Google Congestion Control that also leaves its target where the session can read it.
+/// What the congestion controller tells the session: its target (f64 bits, bps) and
+/// the loss it sees on the wire (per mille, `u64::MAX` until feedback arrives).
+#[derive(Debug, Clone)]
+struct Estimate {
+    target: Arc<AtomicU64>,
+    wire_loss: Arc<AtomicU64>,
+}
+
+/// Google Congestion Control that also leaves its target and loss where the session
+/// can read them.
 struct Reporting {
     inner: Gcc,
-    target: Arc<AtomicU64>,
+    out: Estimate,
 }
 
 impl Reporting {
     fn publish(&self) {
-        self.target
+        self.out
+            .target
             .store(self.inner.target_bitrate().to_bits(), Relaxed);
+        if let Some(loss) = self.inner.stats().packet_loss {
+            self.out
+                .wire_loss
+                .store((loss * 1000.0).round() as u64, Relaxed);
+        }
     }
 }
 
@@ -382,6 +424,11 @@ fn add_senders(
 }
 
 fn track(kind: RtpCodecKind) -> MediaStreamTrack {
+    // Video gets a FlexFEC repair stream if the answer accepts flexfec-03 (the relay
+    // does); without it rtc sends none.
+    let fec = (kind == RtpCodecKind::Video).then(|| RTCRtpFecParameters {
+        ssrc: rand::random(),
+    });
     MediaStreamTrack::new(
         "lectern".to_owned(),
         format!("lectern-{kind}"),
@@ -390,6 +437,7 @@ fn track(kind: RtpCodecKind) -> MediaStreamTrack {
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
                 ssrc: Some(rand::random()),
+                fec,
                 ..Default::default()
             },
             codec: codec(kind),
@@ -414,21 +462,39 @@ pub(crate) fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     Ok(me)
 }
 
-/// A peer connection with H.264 and Opus, TWCC-driven congestion control and the
-/// candidates of `transport`. Returns the estimator's published target.
+/// A peer connection with H.264 and Opus, FlexFEC for the video at `fec`'s level,
+/// TWCC-driven congestion control and the candidates of `transport`. Returns what the
+/// estimator publishes.
 fn build_pc(
     transport: &Transport,
     start_bps: u32,
     max_bps: u32,
-) -> Result<(RTCPeerConnection, Arc<AtomicU64>), rtc::shared::error::Error> {
+    fec: &Arc<FecLevel>,
+) -> Result<(RTCPeerConnection, Estimate), rtc::shared::error::Error> {
     let mut me = media_engine()?;
+    me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: "repair-window=10000000".to_owned(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: FLEXFEC_PT,
+        },
+        RtpCodecKind::Video,
+    )?;
     let min = f64::from(lectern_media::MIN_VIDEO_BPS + AUDIO_BPS);
     let max = f64::from(max_bps).max(min);
     let gcc = Gcc::new(f64::from(start_bps).clamp(min, max), min, max);
-    let target = Arc::new(AtomicU64::new(gcc.target_bitrate().to_bits()));
+    let out = Estimate {
+        target: Arc::new(AtomicU64::new(gcc.target_bitrate().to_bits())),
+        wire_loss: Arc::new(AtomicU64::new(u64::MAX)),
+    };
     let estimator = Reporting {
         inner: gcc,
-        target: target.clone(),
+        out: out.clone(),
     };
     let registry = configure_congestion_control(
         Registry::new(),
@@ -436,17 +502,23 @@ fn build_pc(
         CongestionFeedback::Twcc,
         &mut me,
     )?;
-    let registry = register_default_interceptors(registry, &mut me)?.with(
-        Slot::from(KEYFRAME_REQUEST_SLOT),
-        KeyframeRequests::default(),
-    );
+    let registry = register_default_interceptors(registry, &mut me)?
+        .with(
+            Slot::Pacer,
+            FastPacer::new(f64::from(start_bps).clamp(min, max), fec.clone()),
+        )
+        .with(Slot::FecEncoder, FrameFec::new(fec.clone()))
+        .with(
+            Slot::from(KEYFRAME_REQUEST_SLOT),
+            KeyframeRequests::default(),
+        );
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(me)
         .with_interceptor_registry(registry)
         .build(Instant::now())?;
     transport.add_candidates(&mut pc)?;
-    Ok((pc, target))
+    Ok((pc, out))
 }
 
 /// The relay's address from the WHIP URL.
@@ -498,7 +570,8 @@ mod tests {
     #[tokio::test]
     async fn the_whip_offer_sends_h264_and_opus_and_receives_nothing() {
         let transport = Transport::bind("127.0.0.1".parse().unwrap()).await.unwrap();
-        let (mut pc, _estimate) = build_pc(&transport, 1_000_000, 2_000_000).unwrap();
+        let (mut pc, _estimate) =
+            build_pc(&transport, 1_000_000, 2_000_000, &FecLevel::new(2)).unwrap();
         add_senders(&mut pc).unwrap();
         let offer = pc.create_offer(None).unwrap();
         pc.set_local_description(Instant::now(), offer).unwrap();
@@ -519,6 +592,12 @@ mod tests {
         );
         assert!(
             media[1].starts_with("video") && media[1].contains("H264/90000"),
+            "{}",
+            media[1]
+        );
+        // The video offers a FlexFEC repair stream on its own SSRC.
+        assert!(
+            media[1].contains("flexfec-03/90000") && media[1].contains("a=ssrc-group:FEC-FR"),
             "{}",
             media[1]
         );

@@ -66,6 +66,7 @@ impl Publisher {
             video: video_control,
             audio: audio_stats,
             counters: Counters::default(),
+            fec: lectern_rtp::FecLevel::new(0),
         });
         let inputs = Inputs { video, audio };
         let task = tokio::spawn(supervise(
@@ -206,7 +207,7 @@ async fn report(
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = (Instant::now(), 0u64, 0u64, 0u64);
+    let mut last = (Instant::now(), 0u64, 0u64, 0u64, 0u64);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -214,31 +215,35 @@ async fn report(
         }
         let c = &shared.counters;
         let now = Instant::now();
-        let (v, a, f) = (
+        let (v, a, f, r) = (
             c.video_bytes.load(Relaxed),
             c.audio_bytes.load(Relaxed),
             c.frames_sent.load(Relaxed),
+            shared.fec.repair_bytes.load(Relaxed),
         );
         let secs = now.duration_since(last.0).as_secs_f64().max(0.001);
         let kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs;
         let (video_kbps, audio_kbps) = (kbps(v - last.1), kbps(a - last.2));
+        let fec_kbps = kbps(r.saturating_sub(last.4));
         let fps = (f - last.3) as f64 / secs;
-        last = (now, v, a, f);
+        last = (now, v, a, f, r);
         let (width, height) = shared.video.size();
         let ctl = &shared.video;
         let optional = |x: u64, scale: f64| (x != u64::MAX).then_some(x as f64 / scale);
         stats.send_replace(PublishStats {
             at_s: now.duration_since(started).as_secs_f64(),
             // Payload rate plus ≈ 5 % for RTP/SRTP/UDP headers and RTCP.
-            send_kbps: (video_kbps + audio_kbps) * 1.05,
+            send_kbps: (video_kbps + audio_kbps + fec_kbps) * 1.05,
             video_kbps,
             audio_kbps,
+            fec_kbps,
             estimate_kbps: c.estimate_bps.load(Relaxed) as f64 / 1000.0,
             fps,
             width,
             height,
             rtt_ms: optional(c.rtt_us.load(Relaxed), 1000.0),
-            loss_percent: optional(c.loss_permille.load(Relaxed), 10.0),
+            loss_percent: optional(c.wire_loss_permille.load(Relaxed), 10.0)
+                .or(optional(c.loss_permille.load(Relaxed), 10.0)),
             nacks: (c.nacks_before.load(Relaxed) + c.nacks_live.load(Relaxed)) as u32,
             plis: c.plis.load(Relaxed) as u32,
             keyframes: ctl.keyframes.load(Relaxed) as u32,

@@ -42,10 +42,13 @@ pub struct PublishStatus {
 pub struct PublishStats {
     /// Seconds since the class started.
     pub at_s: f64,
-    /// Everything sent (media, retransmissions, RTCP), kbit/s.
+    /// Everything sent (media, FEC, RTCP; retransmissions are not counted), kbit/s.
     pub send_kbps: f64,
     pub video_kbps: f64,
     pub audio_kbps: f64,
+    /// Forward error correction protecting the video (FlexFEC repair packets), kbit/s.
+    /// It follows the loss: none on a clean path.
+    pub fec_kbps: f64,
     /// What the congestion controller allows now, kbit/s.
     pub estimate_kbps: f64,
     /// Frames sent per second.
@@ -54,7 +57,9 @@ pub struct PublishStats {
     pub height: u32,
     /// Round-trip time to the relay, from RTCP receiver reports.
     pub rtt_ms: Option<f64>,
-    /// Share of packets the relay reports lost, percent.
+    /// Share of packets lost on the way to the relay, before retransmissions and FEC
+    /// repair them, percent (from transport-wide feedback; the relay's receiver reports
+    /// until that arrives).
     pub loss_percent: Option<f64>,
     /// Retransmission requests received this class.
     pub nacks: u32,

@@ -6,6 +6,7 @@ function stats(over: Partial<PublishStats> = {}): PublishStats {
   return {
     at_s: 0,
     send_kbps: 0,
+    fec_kbps: 0,
     video_kbps: 0,
     audio_kbps: 0,
     estimate_kbps: 0,

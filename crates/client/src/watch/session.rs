@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lectern_media::{H264Decoder, OpusDecoder, PlayoutInput, VideoFrame};
+use lectern_rtp::NackRequests;
 use lectern_rtp::{Depacketized, H264Depacketizer};
-use rtc::interceptor::Registry;
+use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
@@ -310,7 +311,9 @@ fn annex_b(nalus: &[Bytes]) -> Vec<u8> {
 fn build_pc(transport: &Transport) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
     let mut me = media_engine()?;
     // NACKs for lost packets and receiver reports come from the default interceptors.
-    let registry = register_default_interceptors(Registry::new(), &mut me)?;
+    // Repairs asked for as soon as a gap shows (lectern-rtp), not on a 100 ms tick.
+    let registry = register_default_interceptors(Registry::new(), &mut me)?
+        .with(Slot::NackGenerator, NackRequests::default());
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(me)
