@@ -45,6 +45,16 @@ async fn ten_percent_loss_each_way_still_delivers_the_picture() {
     );
     // Frames come in order: a repaired frame is never shown after a newer one.
     assert!(out.frames.windows(2).all(|w| w[1].seq > w[0].seq));
+    // The loss is repaired, not just outlived: the publisher protects its video with
+    // FEC, and the relay gets most missing packets back (rebuilt or resent).
+    assert!(out.stats.fec_kbps > 0.0, "no FEC sent: {:?}", out.stats);
+    assert!(
+        out.uplink_repaired * 10 >= out.uplink_missing * 9,
+        "the relay got {} of {} missing packets back ({} given up)",
+        out.uplink_repaired,
+        out.uplink_missing,
+        out.uplink_given_up
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

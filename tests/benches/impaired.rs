@@ -80,7 +80,8 @@ fn main() {
              \"freeze_ms\":{:.0},\"freeze_percent\":{:.2},\"latency_p50_ms\":{:.0},\"latency_p95_ms\":{:.0},\
              \"latency_max_ms\":{:.0},\"recovery_under_400ms_after_peak_ms\":{},\
              \"up_lost\":{},\"up_forwarded\":{},\"video_kbps\":{:.0},\"estimate_kbps\":{:.0},\
-             \"sent_height\":{},\"plis\":{},\"connect_ms\":{:.0}}}",
+             \"sent_height\":{},\"plis\":{},\"connect_ms\":{:.0},\"fec_kbps\":{:.0},\
+             \"uplink_missing\":{},\"uplink_repaired\":{},\"uplink_given_up\":{}}}",
             window.as_secs_f64(),
             out.frames.len(),
             out.camera_frames(),
@@ -97,6 +98,10 @@ fn main() {
             out.stats.height,
             out.stats.plis,
             ms(out.connect),
+            out.stats.fec_kbps,
+            out.uplink_missing,
+            out.uplink_repaired,
+            out.uplink_given_up,
         );
     }
 }

@@ -26,6 +26,11 @@ pub struct Outcome {
     pub up_forwarded: u64,
     /// From the first offer to media flowing (ICE and DTLS through the same bad path).
     pub connect: Duration,
+    /// Publisher packets the relay found missing / got repaired (NACK, FEC or late) /
+    /// gave up.
+    pub uplink_missing: u64,
+    pub uplink_repaired: u64,
+    pub uplink_given_up: u64,
 }
 
 impl Outcome {
@@ -103,6 +108,7 @@ pub async fn run(
             .forwarded
             .load(std::sync::atomic::Ordering::Relaxed),
     );
+    let uplink = relay.metrics().uplink_nacks.clone();
     probe.stop();
     teacher.live.stop().await;
     bots.stop().await;
@@ -117,5 +123,8 @@ pub async fn run(
         up_lost,
         up_forwarded,
         connect,
+        uplink_missing: uplink.missing.load(std::sync::atomic::Ordering::Relaxed),
+        uplink_repaired: uplink.repaired.load(std::sync::atomic::Ordering::Relaxed),
+        uplink_given_up: uplink.given_up.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
