@@ -585,6 +585,29 @@ mod tests {
         assert_eq!(t.counters().missing.load(Relaxed), 0);
     }
 
+    proptest::proptest! {
+        /// Whatever sequence numbers a peer sends, in whatever order: no panic, at most
+        /// `max_missing` tracked, and a request never leaves its packet due again at once.
+        #[test]
+        fn arbitrary_arrivals_stay_bounded(
+            arrivals in proptest::collection::vec((proptest::prelude::any::<u16>(), 0u8..50), 1..400)
+        ) {
+            let config = NackConfig { max_missing: 64, ..NackConfig::default() };
+            let mut t = LossTracker::new(config);
+            t.track(SSRC);
+            let mut now = Instant::now();
+            for (seq, dt) in arrivals {
+                now += ms(u64::from(dt));
+                t.on_packet(now, SSRC, seq, dt % 7 == 0);
+                while t.poll_request(now).is_some() {}
+                proptest::prop_assert!(t.streams[&SSRC].missing.len() <= 64);
+                if let Some(next) = t.poll_timeout() {
+                    proptest::prop_assert!(next > now);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_interceptor_sends_a_nack_for_a_gap_on_a_nack_stream() {
         use rtc::interceptor::RTCPFeedback;
