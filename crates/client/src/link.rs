@@ -15,7 +15,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
@@ -472,19 +472,7 @@ fn build_pc(
     fec: &Arc<FecLevel>,
 ) -> Result<(RTCPeerConnection, Estimate), rtc::shared::error::Error> {
     let mut me = media_engine()?;
-    me.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: "repair-window=10000000".to_owned(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: FLEXFEC_PT,
-        },
-        RtpCodecKind::Video,
-    )?;
+    me.register_codec(lectern_rtp::fec::flexfec03(FLEXFEC_PT), RtpCodecKind::Video)?;
     let min = f64::from(lectern_media::MIN_VIDEO_BPS + AUDIO_BPS);
     let max = f64::from(max_bps).max(min);
     let gcc = Gcc::new(f64::from(start_bps).clamp(min, max), min, max);

@@ -16,6 +16,8 @@
 use crate::h264::starts_keyframe;
 use rtc::interceptor::{AttributedPacket, MAX_MEDIA_PACKETS};
 use rtc::interceptor::{FlexFec03Encoder, Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_FLEX_FEC03;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use std::collections::{HashMap, VecDeque};
@@ -27,6 +29,21 @@ use std::time::Instant;
 /// forms and bounds what a frame with no marker bit can hold back.
 const MAX_BLOCK: usize = 48;
 const _: () = assert!(MAX_BLOCK as u32 <= MAX_MEDIA_PACKETS);
+
+/// The `flexfec-03` codec at `payload_type`, as both ends register it for video (a
+/// 10 s repair window, in 90 kHz units, as browsers announce it).
+pub fn flexfec03(payload_type: u8) -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: "repair-window=10000000".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type,
+    }
+}
 
 /// How much FEC to send, shared between the interceptor and whoever reads the loss.
 #[derive(Debug, Default)]

@@ -82,19 +82,7 @@ fn media_engine(publisher: bool) -> Result<MediaEngine, rtc::shared::error::Erro
         )?;
     }
     if publisher {
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
-                    clock_rate: 90000,
-                    channels: 0,
-                    sdp_fmtp_line: "repair-window=10000000".to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: FLEXFEC_PT,
-            },
-            RtpCodecKind::Video,
-        )?;
+        me.register_codec(lectern_rtp::fec::flexfec03(FLEXFEC_PT), RtpCodecKind::Video)?;
     }
     Ok(me)
 }
