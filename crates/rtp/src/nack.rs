@@ -10,10 +10,11 @@
 //! - asks again only once a round trip has passed since the last request. The round trip
 //!   is learnt from its own requests (request → repaired packet, first requests only,
 //!   as Karn's rule has it), starting from a configured guess;
-//! - sends a request twice (two RTCP packets) when it repeats one, or when first
-//!   requests have often gone unanswered: on a path losing 30 % each way one request
-//!   and its retransmission get through only half the time, two copies three times in
-//!   four;
+//! - sends a request in as many copies (separate RTCP packets) as the stream's loss
+//!   calls for: a request and its retransmission both cross the lossy path, so at 30 %
+//!   loss each way one copy gets a packet back half the time, three copies nine times
+//!   in ten. The loss is the stream's own: the share of sequence numbers it found
+//!   missing. A repeat gets one copy more;
 //! - gives a packet up after `max_retries` requests or once it is older than `max_age`
 //!   (a repair that late is useless to a live viewer, who has asked for a keyframe);
 //! - keeps at most `max_missing` packets per stream (the oldest are given up), and treats
@@ -63,8 +64,21 @@ impl Default for NackConfig {
     }
 }
 
-/// First requests go out twice once more than this share of them goes unanswered.
-const DOUBLE_FIRST_REQUESTS_ABOVE: f64 = 0.25;
+/// Copies of a first request, by the stream's loss: one below 5 %, two below 20 %,
+/// three above (a repeat gets one more, at most three). With loss `p` each way, `c`
+/// copies bring a packet back with a chance of about `(1 − p^c)²`: at least 0.9 for
+/// `p` up to 0.3.
+fn copies_for(loss: f64, repeat: bool) -> u8 {
+    let first = match loss {
+        l if l < 0.05 => 1,
+        l if l < 0.20 => 2,
+        _ => 3,
+    };
+    (first + u8::from(repeat)).min(3)
+}
+
+/// Weight of one sequence number in a stream's loss estimate.
+const LOSS_WEIGHT: f64 = 1.0 / 64.0;
 
 /// One NACK to send: the stream, the sequence numbers, and how many copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +122,8 @@ struct StreamLoss {
     /// Highest sequence number seen, extended past wrap-around.
     highest: Option<u64>,
     missing: BTreeMap<u64, Missing>,
+    /// Smoothed share of sequence numbers found missing (before any repair).
+    loss: f64,
 }
 
 /// Sans-IO gap detection and request timing for any number of RTP streams.
@@ -116,8 +132,6 @@ pub struct LossTracker {
     config: NackConfig,
     streams: HashMap<u32, StreamLoss>,
     srtt: Duration,
-    /// Smoothed share of first requests not answered before the retry was due.
-    first_unanswered: f64,
     counters: Arc<NackCounters>,
 }
 
@@ -136,7 +150,6 @@ impl LossTracker {
             config,
             streams: HashMap::new(),
             srtt: config.initial_rtt,
-            first_unanswered: 0.0,
             counters,
         }
     }
@@ -190,6 +203,9 @@ impl LossTracker {
                 stream.missing.clear();
                 self.counters.given_up.fetch_add(dropped, Relaxed);
             } else {
+                // Each skipped number counts as lost, this one as received.
+                let keep = (1.0 - LOSS_WEIGHT).powi(delta as i32);
+                stream.loss = stream.loss * keep + (1.0 - keep) * gap as f64 / delta as f64;
                 for lost in highest + 1..ext {
                     stream.missing.insert(
                         lost,
@@ -210,9 +226,6 @@ impl LossTracker {
             stream.highest = Some(ext);
         } else if let Some(m) = stream.missing.remove(&ext) {
             self.counters.repaired.fetch_add(1, Relaxed);
-            if m.tries == 1 {
-                self.first_unanswered *= 15.0 / 16.0;
-            }
             // Karn: a packet asked for more than once does not say which request it answers.
             if let (false, 1, Some(asked)) = (rebuilt, m.tries, m.asked) {
                 let sample = now.saturating_duration_since(asked);
@@ -232,7 +245,6 @@ impl LossTracker {
     pub fn poll_request(&mut self, now: Instant) -> Option<NackRequest> {
         let retry = self.retry_after();
         let config = self.config;
-        let mut unanswered = 0u32;
         let mut repeats = false;
         let mut found = None;
         for (&ssrc, stream) in &mut self.streams {
@@ -241,20 +253,18 @@ impl LossTracker {
             }
             let mut ask = Vec::new();
             let mut given_up = 0;
+            repeats = false;
             stream.missing.retain(|&ext, m| {
                 if m.due > now {
                     return true;
                 }
-                if m.tries == 1 {
-                    unanswered += 1;
-                }
-                repeats |= m.tries >= 1;
                 if m.tries >= config.max_retries
                     || now.saturating_duration_since(m.noticed) > config.max_age
                 {
                     given_up += 1;
                     return false;
                 }
+                repeats |= m.tries >= 1;
                 m.tries += 1;
                 m.asked = Some(now);
                 m.due = now + retry;
@@ -264,19 +274,12 @@ impl LossTracker {
             self.counters.given_up.fetch_add(given_up, Relaxed);
             if !ask.is_empty() {
                 self.counters.requested.fetch_add(ask.len() as u64, Relaxed);
-                found = Some((ssrc, ask));
+                found = Some((ssrc, ask, stream.loss));
                 break;
             }
         }
-        for _ in 0..unanswered {
-            self.first_unanswered = self.first_unanswered * 15.0 / 16.0 + 1.0 / 16.0;
-        }
-        let (ssrc, seqs) = found?;
-        let copies = if repeats || self.first_unanswered > DOUBLE_FIRST_REQUESTS_ABOVE {
-            2
-        } else {
-            1
-        };
+        let (ssrc, seqs, loss) = found?;
+        let copies = copies_for(loss, repeats);
         Some(NackRequest { ssrc, seqs, copies })
     }
 
@@ -440,27 +443,27 @@ mod tests {
     }
 
     #[test]
-    fn first_requests_go_out_twice_once_many_go_unanswered() {
+    fn copies_follow_the_streams_loss() {
+        assert_eq!(copies_for(0.0, false), 1);
+        assert_eq!(copies_for(0.0, true), 2);
+        assert_eq!(copies_for(0.10, false), 2);
+        assert_eq!(copies_for(0.30, false), 3);
+        assert_eq!(copies_for(0.30, true), 3, "at most three");
+
+        // A stream losing every other packet: after a while, first requests go out three
+        // times; a clean one with a single gap asks once.
         let (mut t, t0) = tracker();
         let mut now = t0;
-        let mut seq = 0u16;
-        t.on_packet(now, SSRC, seq, false);
-        // Every other packet is lost and its first request never answered; the
-        // retransmission then comes back after the second.
+        t.on_packet(now, SSRC, 0, false);
         let mut copies = Vec::new();
-        for _ in 0..40 {
-            seq += 2;
+        for seq in (2..400u16).step_by(2) {
             now += ms(20);
             t.on_packet(now, SSRC, seq, false);
-            let first = t.poll_request(now).expect("a first request");
-            copies.push(first.copies);
-            let later = t.poll_timeout().unwrap();
-            assert_eq!(t.poll_request(later).map(|r| r.copies), Some(2));
-            t.on_packet(later, SSRC, seq - 1, false);
-            now = later;
+            copies.push(t.poll_request(now).expect("a first request").copies);
+            t.on_packet(now, SSRC, seq - 1, false); // repaired at once
         }
         assert_eq!(copies[0], 1, "a clean start asks once");
-        assert_eq!(*copies.last().unwrap(), 2, "{copies:?}");
+        assert_eq!(*copies.last().unwrap(), 3, "{copies:?}");
     }
 
     #[test]
