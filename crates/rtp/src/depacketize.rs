@@ -18,7 +18,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 /// Most packets held while waiting for a missing one.
 pub const REORDER_PACKETS: usize = 128;
-/// Longest a missing packet is waited for (a retransmission is one round trip away).
+/// Longest a missing packet is waited for by default (a retransmission is one round
+/// trip away). [`H264Depacketizer::with_wait`] sets another.
 pub const REORDER_WAIT: Duration = Duration::from_millis(120);
 /// Largest access unit assembled (a 1080p IDR at a generous bitrate is well below).
 pub const MAX_ACCESS_UNIT: usize = 4 << 20;
@@ -97,13 +98,22 @@ pub struct H264Depacketizer {
     /// Packets refused as malformed, and holes given up on.
     pub malformed: u64,
     pub lost: u64,
+    /// How long a hole is waited for.
+    wait: Duration,
 }
 
 impl H264Depacketizer {
     /// A depacketizer waiting for its first keyframe.
     pub fn new() -> Self {
+        Self::with_wait(REORDER_WAIT)
+    }
+
+    /// A depacketizer that waits up to `wait` for a missing packet before it gives the
+    /// hole up (and the video up to the next keyframe).
+    pub fn with_wait(wait: Duration) -> Self {
         Self {
             broken: true,
+            wait,
             ..Self::default()
         }
     }
@@ -137,7 +147,7 @@ impl H264Depacketizer {
 
     /// When [`Self::handle_timeout`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.held.values().next().map(|h| h.arrived + REORDER_WAIT)
+        self.held.values().next().map(|h| h.arrived + self.wait)
     }
 
     /// The next output.
@@ -169,7 +179,7 @@ impl H264Depacketizer {
             let Some((&first, oldest)) = self.held.iter().next() else {
                 return;
             };
-            if self.held.len() < REORDER_PACKETS && now < oldest.arrived + REORDER_WAIT {
+            if self.held.len() < REORDER_PACKETS && now < oldest.arrived + self.wait {
                 return;
             }
             self.lost += first - next;

@@ -222,3 +222,56 @@ fn a_full_stream_queue_skips_video_to_the_next_keyframe() {
     assert_eq!(t.len(), 1, "same parameter sets: no new sequence header");
     assert!(t[0].is_keyframe());
 }
+
+#[test]
+fn a_hole_waits_for_its_repair_before_video_skips_to_a_keyframe() {
+    let t0 = Instant::now();
+    let mut src = FlvSource::new(t0);
+    let key = |src: &mut FlvSource, now, seq: u16, ts| {
+        src.push_rtp(now, Media::Video, seq, ts, false, stap(&[SPS, PPS]));
+        src.push_rtp(
+            now,
+            Media::Video,
+            seq + 1,
+            ts,
+            true,
+            Bytes::from_static(&[0x65, 1]),
+        );
+    };
+    let delta = |src: &mut FlvSource, now, seq: u16, ts| {
+        src.push_rtp(
+            now,
+            Media::Video,
+            seq,
+            ts,
+            true,
+            Bytes::from_static(&[0x41, 9]),
+        );
+    };
+    key(&mut src, t0, 0, 0);
+    // Packet 2 is lost; 3 and 4 wait behind it.
+    delta(&mut src, t0 + Duration::from_millis(66), 3, 6000);
+    delta(&mut src, t0 + Duration::from_millis(100), 4, 9000);
+    let (_, early) = tags(&mut src);
+    // A repair two round trips late (300 ms) still arrives in time: nothing is skipped
+    // and no keyframe is asked for.
+    src.handle_timeout(t0 + Duration::from_millis(300));
+    assert_eq!(tags(&mut src).1 + early, 0, "asked for a keyframe too soon");
+    delta(&mut src, t0 + Duration::from_millis(300), 2, 3000);
+    let (after, requests) = tags(&mut src);
+    assert_eq!(requests, 0);
+    assert_eq!(
+        after
+            .iter()
+            .filter(|t| t.kind == crate::flv::TagKind::Video && !t.is_config())
+            .count(),
+        3,
+        "frames 2, 3, 4"
+    );
+
+    // A hole that is never repaired is given up after REPAIR_WAIT, with a request.
+    delta(&mut src, t0 + Duration::from_millis(400), 6, 15000);
+    assert_eq!(tags(&mut src).1, 0);
+    src.handle_timeout(t0 + Duration::from_millis(400) + REPAIR_WAIT);
+    assert_eq!(tags(&mut src).1, 1, "given up: a keyframe is asked for");
+}
