@@ -306,6 +306,9 @@ async fn thirdparty_the_console_publishes_to_a_gstreamer_whip_server() {
     );
     assert_eq!(later["connection"], "connected");
     assert_eq!(num(&later, "sessions"), 1.0, "one session, no reconnects");
+    // webrtcbin's answer has no flexfec-03: no repair packets are sent to it.
+    let published = teacher.live.publisher().stats().borrow().clone();
+    assert_eq!(published.fec_kbps, 0.0, "{published:?}");
 
     // Ending the class DELETEs the session.
     teacher.live.stop().await;

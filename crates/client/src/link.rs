@@ -15,7 +15,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+    MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
@@ -159,6 +159,12 @@ async fn pump(
     let mut awaiting_keyframe = true;
     let mut next_stats = Instant::now() + Duration::from_secs(1);
     let mut next_target = Instant::now();
+    // A WHIP server that did not accept flexfec-03 gets no repair packets (rtc binds
+    // none), so the video keeps its whole budget.
+    let fec_on = negotiated_fec(pc, video);
+    if !fec_on {
+        shared.fec.set(Protection::OFF);
+    }
     loop {
         transport.flush(pc).await;
         while let Some(event) = pc.poll_event() {
@@ -201,7 +207,7 @@ async fn pump(
             shared.counters.estimate_bps.store(bps as u64, Relaxed);
             let loss = estimate.wire_loss.load(Relaxed);
             shared.counters.wire_loss_permille.store(loss, Relaxed);
-            if loss != u64::MAX {
+            if fec_on && loss != u64::MAX {
                 shared.fec.set(Protection::for_loss(loss as f64 / 1000.0));
             }
             // The repair packets come out of the video's share.
@@ -261,6 +267,22 @@ async fn pump(
             }
         }
     }
+}
+
+/// Whether the answer accepted FlexFEC for the video sender.
+fn negotiated_fec(pc: &mut RTCPeerConnection, video: RTCRtpSenderId) -> bool {
+    pc.rtp_sender(video).is_some_and(|mut sender| {
+        sender
+            .get_parameters()
+            .rtp_parameters
+            .codecs
+            .iter()
+            .any(|c| {
+                c.rtp_codec
+                    .mime_type
+                    .eq_ignore_ascii_case(MIME_TYPE_FLEX_FEC03)
+            })
+    })
 }
 
 /// The SSRC and negotiated payload type of a sender.
