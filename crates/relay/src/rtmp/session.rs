@@ -128,6 +128,8 @@ pub struct ServerSession {
     encoder: ChunkEncoder,
     out: BytesMut,
     outputs: VecDeque<Output>,
+    /// `poll_output` has handed out `Output::Close`.
+    close_given: bool,
     /// The app of `connect`: the room, maybe with a query.
     app: Option<String>,
     streams_created: u32,
@@ -159,6 +161,7 @@ impl ServerSession {
             encoder: ChunkEncoder::new(),
             out: BytesMut::new(),
             outputs: VecDeque::new(),
+            close_given: false,
             app: None,
             streams_created: 0,
             bytes_in: 0,
@@ -248,10 +251,18 @@ impl ServerSession {
         }
     }
 
-    /// The next output, until `None`.
+    /// The next output, until `None`. Nothing follows [`Output::Close`]: whatever the
+    /// session queued behind it (an acknowledgement, a second command's answer) is for a
+    /// connection that is already being closed.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.close_given {
+            self.outputs.clear();
+            return None;
+        }
         self.flush_out();
-        self.outputs.pop_front()
+        let out = self.outputs.pop_front();
+        self.close_given = matches!(out, Some(Output::Close));
+        out
     }
 
     /// True once publishing was accepted and has not stopped.
