@@ -174,8 +174,10 @@ impl LossTracker {
         self.srtt
     }
 
-    /// Whether `ssrc` is tracked and `seq` is currently missing from it.
-    pub fn is_missing(&self, ssrc: u32, seq: u16) -> bool {
+    /// Whether `ssrc` is tracked and `seq` is currently missing from it (for tests: a
+    /// linear scan).
+    #[cfg(test)]
+    fn is_missing(&self, ssrc: u32, seq: u16) -> bool {
         self.streams
             .get(&ssrc)
             .is_some_and(|s| s.missing.keys().any(|&ext| (ext & 0xffff) as u16 == seq))
